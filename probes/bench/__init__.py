@@ -1,0 +1,1 @@
+"""Benchmark probes: each module defines ``run(ctx, **args)`` yielding raw benchmark records."""

@@ -1,0 +1,3 @@
+from stackprof.cli import main
+
+main()

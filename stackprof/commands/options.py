@@ -1,0 +1,14 @@
+"""Options shared by several commands."""
+from __future__ import annotations
+
+import click
+
+python_option = click.option(
+    "--python", "pythons", multiple=True, metavar="PATH",
+    help="Interpreter to diagnose (repeatable). Default: the one stackprof runs in.")
+label_option = click.option("--label", "labels", multiple=True, help="Label per --python, in order.")
+redact_option = click.option(
+    "--no-redact", is_flag=True, default=False,
+    help="Keep host name, user name, home paths and GPU UUIDs (secrets are always removed).")
+outdir_option = click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default=None,
+                             help="Directory to write the outputs to.")

@@ -1,0 +1,5 @@
+"""The Run document itself."""
+
+
+def render(run) -> str:
+    return run.to_json() + "\n"

@@ -5,6 +5,7 @@ package list, so a second test run reuses them. CI builds them on first use.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import subprocess
@@ -25,6 +26,14 @@ def make_venv(name: str, packages: list[str]) -> Path:
     """Create (or reuse) a venv with exactly these packages; return its python."""
     key = hashlib.sha1(" ".join([sys.version] + packages).encode()).hexdigest()[:10]
     root = VENV_CACHE / f"{name}-{key}"
+    VENV_CACHE.mkdir(parents=True, exist_ok=True)
+    # Several test processes may ask for the same venv at once: build it under a lock.
+    with open(VENV_CACHE / f"{name}-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_venv(root, packages)
+
+
+def _build_venv(root: Path, packages: list[str]) -> Path:
     python = root / "bin" / "python"
     marker = root / ".stackprof-complete"
     if marker.exists() and python.exists():

@@ -1,0 +1,117 @@
+"""Attribution: for each significant difference, the differing facts that can explain it.
+
+The facts come from the fact groups connected to the benchmark's operation (relevance.py) and from
+findings that one run has and the other lacks when they name that benchmark or one of those causes.
+Runs from different machines get their hardware differences first. Nothing connected: "unexplained".
+"""
+from __future__ import annotations
+
+from stackprof.compare.envdiff import pair_entries
+from stackprof.compare.paths import matches
+from stackprof.compare.relevance import groups_for
+
+SIGNIFICANT = ("faster", "slower")
+MAX_FACTS = 12
+
+
+def attribute(pair_benchmarks: list[dict], env_diff: dict, run_a, run_b, a: int, b: int) -> None:
+    """Fill ``attribution`` in each significant benchmark entry of one pair (A = run a, B = run b)."""
+    entries = pair_entries(env_diff, a, b)
+    hardware = [e for e in entries if e["hardware"]]
+    titles = _rule_titles()
+    for bench in pair_benchmarks:
+        if bench["verdict"] not in SIGNIFICANT:
+            bench["attribution"] = None
+            continue
+        bench["attribution"] = _explain(bench, entries, hardware, run_a, run_b, a, b, titles)
+
+
+def _explain(bench, entries, hardware, run_a, run_b, a, b, titles) -> dict:
+    facts, seen = [], set()
+    if hardware:
+        for e in hardware:
+            facts.append(_fact(e, a, b, "hardware", "different hardware"))
+            seen.add(e["path"])
+    groups = groups_for(bench.get("op"), bench.get("framework"), bench.get("device"))
+    matched_groups = []
+    for group in groups:
+        hits = [e for e in entries if e["path"] not in seen and matches(e["path"], group.patterns)]
+        for e in hits:
+            facts.append(_fact(e, a, b, group.name, group.title))
+            seen.add(e["path"])
+        if hits:
+            matched_groups.append({"name": group.name, "title": group.title, "causes": list(group.causes)})
+    causes = {c for group in groups for c in group.causes}
+    findings = _differing_findings(bench, run_a, run_b, causes, titles)
+    explained = bool(facts or findings)
+    return {
+        "explained": explained,
+        "hardware_first": bool(hardware),
+        "facts": facts[:MAX_FACTS],
+        "facts_total": len(facts),
+        "findings": findings,
+        "groups": matched_groups,
+        "text": _text(bench, facts, findings, hardware, len(entries)),
+    }
+
+
+def _fact(entry: dict, a: int, b: int, group: str, why: str) -> dict:
+    return {"path": entry["path"], "a": entry["values"][a] if entry["present"][a] else None,
+            "b": entry["values"][b] if entry["present"][b] else None,
+            "present": [entry["present"][a], entry["present"][b]], "group": group, "why": why}
+
+
+def _differing_findings(bench: dict, run_a, run_b, causes: set[str], titles: dict) -> list[dict]:
+    """Findings present in one run only that name this benchmark or one of its causes."""
+    ids_a = {f.get("id") for f in run_a.findings if isinstance(f, dict)}
+    ids_b = {f.get("id") for f in run_b.findings if isinstance(f, dict)}
+    out = []
+    for side, run, other in (("A", run_a, ids_b), ("B", run_b, ids_a)):
+        for f in run.findings:
+            if not isinstance(f, dict) or f.get("id") in other:
+                continue
+            named = bench["id"] in ((f.get("experiment") or {}).get("benchmarks") or [])
+            if named or f.get("id") in causes:
+                out.append({"id": f.get("id"), "title": f.get("title") or titles.get(f.get("id")),
+                            "only_in": side, "status": f.get("status"), "severity": f.get("severity")})
+    return out
+
+
+def _text(bench: dict, facts: list[dict], findings: list[dict], hardware: list, differing: int) -> str:
+    if hardware:
+        return (f"the runs come from different machines ({len(hardware)} hardware facts differ); "
+                "hardware is the first explanation")
+    if facts:
+        top = ", ".join(f["path"] for f in facts[:3])
+        more = f" and {len(facts) - 3} more" if len(facts) > 3 else ""
+        return f"differing facts that can move {bench.get('op_key') or bench.get('op')}: {top}{more}"
+    if findings:
+        return "findings present in only one run: " + ", ".join(str(f["id"]) for f in findings)
+    return (f"unexplained: none of the {differing} differing facts is known to affect "
+            f"{bench.get('op_key') or bench.get('op')}" if differing else
+            "unexplained: the environments show no differing fact")
+
+
+def _rule_titles() -> dict[str, str]:
+    """Catalogue titles from the rule registry when it is available (it is optional here)."""
+    try:
+        from stackprof import rules
+    except ImportError:
+        return {}
+    for name in ("titles", "TITLES", "catalogue_titles"):
+        value = getattr(rules, name, None)
+        try:
+            found = value() if callable(value) else value
+        except Exception:                      # the registry is another part; never fail a comparison on it
+            return {}
+        if isinstance(found, dict):
+            return {str(k): str(v) for k, v in found.items()}
+    registry = getattr(rules, "REGISTRY", None) or getattr(rules, "RULES", None)
+    out = {}
+    if isinstance(registry, dict):
+        registry = registry.values()
+    for rule in registry or []:
+        rid, title = getattr(rule, "id", None), getattr(rule, "title", None)
+        if rid and title:
+            out[str(rid)] = str(title)
+    return out

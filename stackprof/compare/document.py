@@ -1,0 +1,126 @@
+"""The Comparison document (``"schema": "stackprof.comparison/1"``): runs × runs → env diff, verdicts,
+attribution. Every run is compared with the first one (the baseline). See docs/schema-comparison.md."""
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+from stackprof import __version__
+from stackprof.compare.attribution import attribute
+from stackprof.compare.envdiff import diff_environments, pair_entries
+from stackprof.compare.text import side_letter
+from stackprof.compare.verdicts import VERDICTS, compare_benchmarks, method_text
+from stackprof.errors import DocumentError
+from stackprof.model import Run, check_schema, read_json_document
+
+COMPARISON_SCHEMA = "stackprof.comparison/1"
+
+
+def load_runs(paths: list[str | Path]) -> list[Run]:
+    """Read Run documents (run.json or report.html); one clear line for anything unusable."""
+    runs = []
+    for path in paths:
+        data = read_json_document(path)
+        if isinstance(data, dict) and str(data.get("schema", "")).startswith("stackprof.comparison/"):
+            raise DocumentError(f"{path}: is a comparison, not a run; compare the run.json files it was made from")
+        runs.append(Run.from_dict(data, source=str(path)))
+    check_distinct(runs, [str(p) for p in paths])
+    return runs
+
+
+def check_distinct(runs: list[Run], names: list[str]) -> None:
+    seen: dict[str, str] = {}
+    for run, name in zip(runs, names):
+        if run.run_id in seen:
+            raise DocumentError(f"{seen[run.run_id]} and {name} are the same run (run_id {run.run_id}); "
+                                "compare two different runs")
+        seen[run.run_id] = name
+
+
+def compare_runs(runs: list[Run]) -> dict:
+    """The comparison of runs[1:] each against runs[0]."""
+    if len(runs) < 2:
+        raise DocumentError("a comparison needs at least two runs")
+    check_distinct(runs, [f"run '{r.label}'" for r in runs])
+    env_diff = diff_environments([r.environment for r in runs])
+    pairs = []
+    for i in range(1, len(runs)):
+        benchmarks = compare_benchmarks(runs[0], runs[i], (side_letter(0), side_letter(i)))
+        attribute(benchmarks, env_diff, runs[0], runs[i], 0, i)
+        pairs.append({
+            "a": 0, "b": i,
+            "counts": {v: n for v, n in Counter(b["verdict"] for b in benchmarks).items()},
+            "benchmarks": benchmarks,
+            "headline": _headlines(runs[0], runs[i]),
+            "what_changed": what_changed(env_diff, 0, i),
+        })
+    notes = []
+    if not env_diff["same_hardware"]:
+        notes.append("These runs come from different machines: "
+                     f"{len(env_diff['hardware_differences'])} hardware facts differ "
+                     f"({', '.join(env_diff['hardware_differences'][:4])}…). Hardware is the first explanation "
+                     "of every difference in speed below.")
+    schemas = {r.schema for r in runs}
+    return {
+        "schema": COMPARISON_SCHEMA,
+        "tool": {"name": "stackprof", "version": __version__},
+        "comparison_id": uuid.uuid4().hex,
+        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "baseline": 0,
+        "runs": [_run_summary(r) for r in runs],
+        "same_hardware": env_diff["same_hardware"],
+        "notes": notes + ([f"run schemas differ: {sorted(schemas)}"] if len(schemas) > 1 else []),
+        "method": method_text(),
+        "verdicts": list(VERDICTS),
+        "environment_diff": env_diff,
+        "pairs": pairs,
+    }
+
+
+def check_comparison(data: dict, source: str = "comparison") -> dict:
+    check_schema(data, COMPARISON_SCHEMA, source)
+    return data
+
+
+def _run_summary(run: Run) -> dict:
+    cpu = run.fact("system.cpu", {}) or {}
+    gpus = run.fact("gpus.devices", []) or []
+    return {
+        "label": run.label, "run_id": run.run_id, "created_utc": run.created_utc, "schema": run.schema,
+        "tool": run.tool, "target": run.target, "mode": (run.options or {}).get("mode"),
+        "headline": run.headline or {},
+        "machine": {"cpu": cpu.get("model") if isinstance(cpu, dict) else None,
+                    "logical_cpus": cpu.get("logical_cpus") if isinstance(cpu, dict) else None,
+                    "gpus": [g.get("name") for g in gpus if isinstance(g, dict)]},
+        "benchmarks": len(run.benchmarks), "findings": len(run.findings), "errors": len(run.errors),
+    }
+
+
+def _headlines(run_a: Run, run_b: Run) -> dict:
+    sa, sb = (run_a.headline or {}).get("score"), (run_b.headline or {}).get("score")
+    ratio = sb / sa if isinstance(sa, (int, float)) and isinstance(sb, (int, float)) and sa > 0 else None
+    return {"a": sa, "b": sb, "ratio": ratio}
+
+
+# Sections whose differences best say "what this comparison is about", in this order.
+_CHANGE_PRIORITY = ("system", "gpus", "native_libs", "env_vars", "numpy", "torch", "packages", "python")
+
+
+def what_changed(env_diff: dict, a: int, b: int, limit: int = 6) -> list[dict]:
+    """A few headline differences between two runs (PTS auto-titles a comparison the same way)."""
+    entries = pair_entries(env_diff, a, b)
+    entries = [e for e in entries if e["present"][a] and e["present"][b]] + \
+              [e for e in entries if not (e["present"][a] and e["present"][b])]
+
+    def rank(e):
+        hw = 0 if e["hardware"] else 1
+        sec = _CHANGE_PRIORITY.index(e["section"]) if e["section"] in _CHANGE_PRIORITY else len(_CHANGE_PRIORITY)
+        noise = 1 if e["path"].endswith(("executable", "prefix", "filepath", "direct_url")) else 0
+        return (hw, noise, sec)
+
+    picked = sorted(entries, key=rank)[:limit]
+    return [{"path": e["path"], "a": e["values"][a] if e["present"][a] else None,
+             "b": e["values"][b] if e["present"][b] else None,
+             "present": [e["present"][a], e["present"][b]]} for e in picked]

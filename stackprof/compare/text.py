@@ -1,0 +1,98 @@
+"""Plain-text pieces shared by the comparison renderers (terminal, Markdown, HTML): how a fact value,
+a fact path, a speed change and a verdict are written. Escaping is each renderer's job."""
+from __future__ import annotations
+
+import json
+
+ABSENT_TEXT = "(absent)"
+
+VERDICT_TEXT = {
+    "faster": "faster", "slower": "slower", "same": "same", "noisy": "noisy",
+    "not_comparable": "not comparable", "failed": "failed", "skipped": "skipped", "missing": "missing",
+}
+VERDICT_MARK = {"faster": "▲", "slower": "▼", "same": "=", "noisy": "~", "not_comparable": "x",
+                "failed": "!", "skipped": "-", "missing": "?"}
+
+
+def value_text(value, present: bool = True, limit: int | None = 120, absent: str = ABSENT_TEXT) -> str:
+    if not present:
+        return absent
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        text = f"{value:.6g}"
+    elif isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
+        text = "[" + ", ".join(value_text(v, limit=None) for v in value) + "]"
+    elif isinstance(value, (dict, list)):
+        text = json.dumps(value, sort_keys=True, default=str)
+    else:
+        text = str(value)
+    if limit and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def short_path(path: str, section: str) -> str:
+    """The path without its section prefix (env_vars.vars.X → X; packages[numpy] → numpy)."""
+    if section == "env_vars" and path.startswith("env_vars.vars."):
+        return path[len("env_vars.vars."):]
+    if section == "packages" and path.startswith("packages[") and path.endswith("]"):
+        return path[len("packages["):-1]
+    rest = path[len(section):]
+    return rest[1:] if rest.startswith(".") else rest or path
+
+
+def change_text(speedup: float | None) -> str:
+    return "" if speedup is None else f"{(speedup - 1) * 100:+.1f}%"
+
+
+def interval_text(ci) -> str:
+    if not ci:
+        return ""
+    return f"[{(ci[0] - 1) * 100:+.1f}%, {(ci[1] - 1) * 100:+.1f}%]"
+
+
+def counts_text(counts: dict) -> str:
+    order = ["faster", "slower", "same", "noisy", "not_comparable", "failed", "skipped", "missing"]
+    parts = [f"{counts[v]} {VERDICT_TEXT[v]}" for v in order if counts.get(v)]
+    return ", ".join(parts) or "no benchmarks"
+
+
+def absent_text(path: str) -> str:
+    return "(unset)" if path.startswith("env_vars.") else "(not installed)" if path.startswith("packages[") \
+        else ABSENT_TEXT
+
+
+def fact_change(fact: dict) -> str:
+    """'path: a → b' for an attributed fact or a what-changed entry."""
+    present = fact.get("present", [True, True])
+    gone = absent_text(fact["path"])
+    return (f"{fact['path']}: {value_text(fact.get('a'), present[0], 60, gone)} → "
+            f"{value_text(fact.get('b'), present[1], 60, gone)}")
+
+
+def run_name(run: dict) -> str:
+    return f"{run.get('label') or '?'} ({str(run.get('run_id', ''))[:8]})"
+
+
+def collapse_groups(entries: list[dict], threshold: int = 6) -> tuple[list[dict], list[tuple[str, list[dict]]]]:
+    """Split a section's differing entries into rows to show and bundles of facts that only some runs
+    have (a framework installed on one side adds dozens): bundles larger than threshold are collapsed."""
+    by_presence: dict[tuple, list[dict]] = {}
+    for e in entries:
+        if not all(e["present"]):
+            by_presence.setdefault(tuple(e["present"]), []).append(e)
+    collapsed = {k: v for k, v in by_presence.items() if len(v) > threshold}
+    shown = [e for e in entries if tuple(e["present"]) not in collapsed]
+    bundles = []
+    for presence, items in collapsed.items():
+        which = [i for i, p in enumerate(presence) if p]
+        bundles.append((f"{len(items)} facts present only in run{'s' if len(which) > 1 else ''} "
+                        + ", ".join(chr(ord('A') + i) for i in which), items))
+    return shown, bundles
+
+
+def side_letter(index: int) -> str:
+    return chr(ord("A") + index) if index < 26 else str(index)

@@ -1,0 +1,151 @@
+"""Markdown of a Comparison (GitHub-flavoured, to paste into an issue): runs, what changed,
+verdict per benchmark with its explanation, the environment diff. Every value from a run goes
+through escape.md_code / md_text, so nothing in it is interpreted as markup, a link or a mention."""
+from __future__ import annotations
+
+from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, change_text, collapse_groups,
+                                    counts_text, interval_text, short_path, side_letter, value_text)
+from stackprof.render.escape import md_code, md_text
+
+MAX_BENCH_ROWS = 200
+
+
+def render(comparison: dict) -> str:
+    runs = comparison["runs"]
+    out = [f"# stackprof comparison: {' vs '.join(md_text(r['label']) for r in runs)}", ""]
+    for note in comparison["notes"]:
+        out += [f"> **Note:** {md_text(note)}", ""]
+    out += _runs(runs)
+    for pair in comparison["pairs"]:
+        out += _what_changed(pair, runs)
+    out += _benchmarks(comparison)
+    out += _environment(comparison)
+    out.append(f"<sub>stackprof {md_text(comparison['tool']['version'])} · comparison "
+               f"{md_code(comparison['comparison_id'][:8], table=False)} · {md_text(comparison['created_utc'])}</sub>")
+    return "\n".join(out) + "\n"
+
+
+def _runs(runs: list[dict]) -> list[str]:
+    out = ["| | label | run | created (UTC) | Python | mode | headline |", "|---|---|---|---|---|---|---|"]
+    for i, r in enumerate(runs):
+        head = (r.get("headline") or {}).get("score")
+        out.append(f"| **{side_letter(i)}**{' (baseline)' if i == 0 else ''} | {md_code(r['label'])} "
+                   f"| {md_code(str(r['run_id'])[:8])} | {md_text(r.get('created_utc') or '')} "
+                   f"| {md_code((r.get('target') or {}).get('version') or '?')} | {md_text(r.get('mode') or '—')} "
+                   f"| {f'{head:.0%}' if isinstance(head, (int, float)) else '—'} |")
+    return out + [""]
+
+
+def _what_changed(pair: dict, runs: list[dict]) -> list[str]:
+    a, b = pair["a"], pair["b"]
+    out = [f"## {side_letter(b)} vs {side_letter(a)}: {md_text(counts_text(pair['counts']))}", ""]
+    if pair["what_changed"]:
+        out.append("What changed: " + "; ".join(
+            f"{md_code(c['path'], table=False)} {_val(c['a'], c['present'][0], c['path'], False)} → "
+            f"{_val(c['b'], c['present'][1], c['path'], False)}" for c in pair["what_changed"]))
+    else:
+        out.append("What changed: no environment fact differs.")
+    return out + [""]
+
+
+def _benchmarks(comparison: dict) -> list[str]:
+    method = comparison["method"]
+    runs = comparison["runs"]
+    out = ["## Benchmarks", "",
+           f"Change = speed of the later run relative to {side_letter(0)} (median per-call time), with its "
+           f"{method['ci']['confidence']:.0%} bootstrap interval. {md_text(method['text'])}", ""]
+    for pair in comparison["pairs"]:
+        a, b = pair["a"], pair["b"]
+        la, lb = side_letter(a), side_letter(b)
+        out += [f"### {lb} ({md_text(runs[b]['label'])}) vs {la} ({md_text(runs[a]['label'])})", ""]
+        if not pair["benchmarks"]:
+            out += ["No benchmarks in either run.", ""]
+            continue
+        out += [f"| verdict | benchmark | {la} | {lb} | change | interval | p | why |",
+                "|---|---|---:|---:|---:|---|---:|---|"]
+        for bench in pair["benchmarks"][:MAX_BENCH_ROWS]:
+            out.append(_bench_row(bench))
+        if len(pair["benchmarks"]) > MAX_BENCH_ROWS:
+            out.append(f"\n({len(pair['benchmarks']) - MAX_BENCH_ROWS} more in comparison.json)")
+        out.append("")
+        out += _explanations(pair)
+    return out
+
+
+def _bench_row(bench: dict) -> str:
+    verdict = bench["verdict"]
+    p = bench.get("p_value")
+    why = bench["attribution"]["text"] if bench.get("attribution") else bench.get("reason") or ""
+    return (f"| {VERDICT_MARK[verdict]} {VERDICT_TEXT[verdict]} | {md_code(bench['id'])} "
+            f"| {_quantity(bench['a'], bench.get('unit'))} | {_quantity(bench['b'], bench.get('unit'))} "
+            f"| {change_text(bench.get('speedup'))} | {interval_text(bench.get('speedup_ci'))} "
+            f"| {'' if p is None else f'{p:.2g}'} | {md_text(why, 300)} |")
+
+
+def _explanations(pair: dict) -> list[str]:
+    significant = [b for b in pair["benchmarks"] if b.get("attribution")]
+    if not significant:
+        return []
+    out = ["Explanations:", ""]
+    for bench in significant:
+        att = bench["attribution"]
+        out.append(f"- {md_code(bench['id'], table=False)} {VERDICT_TEXT[bench['verdict']]} "
+                   f"{change_text(bench['speedup'])}: {md_text(att['text'])}")
+        for fact in att["facts"]:
+            out.append(f"  - {md_code(fact['path'], table=False)} {_val(fact['a'], fact['present'][0], fact['path'], False)}"
+                       f" → {_val(fact['b'], fact['present'][1], fact['path'], False)} ({md_text(fact['why'])})")
+        for finding in att["findings"]:
+            out.append(f"  - finding {md_code(finding['id'], table=False)} only in {finding['only_in']}: "
+                       f"{md_text(finding.get('title') or '')}")
+    return out + [""]
+
+
+def _environment(comparison: dict) -> list[str]:
+    diff = comparison["environment_diff"]
+    runs = comparison["runs"]
+    letters = [side_letter(i) for i in range(len(runs))]
+    out = ["## Environment differences", "",
+           f"{diff['differing_count']} facts differ, {diff['identical_count']} are identical and hidden. Volatile "
+           "facts (current clocks, temperatures, available memory, timings) are excluded.", ""]
+    if not diff["differing_count"]:
+        return out + ["The environments are identical in every recorded fact.", ""]
+    for section in diff["sections"]:
+        if not section["differing"]:
+            continue
+        rows, bundles = collapse_groups(section["differing"])
+        out += [f"### {md_text(section['name'])} ({len(section['differing'])} differ, "
+                f"{section['identical']} identical)", ""]
+        out += _env_table(rows, section["name"], letters)
+        for title, items in bundles:
+            out += [f"<details><summary>{md_text(title)}</summary>", ""]
+            out += _env_table(items, section["name"], letters)
+            out += ["</details>", ""]
+    return out
+
+
+def _env_table(entries: list[dict], section: str, letters: list[str]) -> list[str]:
+    if not entries:
+        return []
+    out = ["| fact | " + " | ".join(letters) + " |", "|---|" + "---|" * len(letters)]
+    for e in entries:
+        cells = " | ".join(_val(v, p, e["path"]) for v, p in zip(e["values"], e["present"]))
+        out.append(f"| {md_code(short_path(e['path'], section))} | {cells} |")
+    return out + [""]
+
+
+def _val(value, present: bool, path: str, table: bool = True) -> str:
+    if not present:
+        return f"*{md_text(absent_text(path))}*"
+    return md_code(value_text(value, limit=None), limit=120, table=table)
+
+
+def _quantity(side: dict | None, unit: str | None) -> str:
+    if not side:
+        return "—"
+    if side.get("status") != "ok":
+        return md_text(side.get("status") or "?")
+    value = side.get("value")
+    if isinstance(value, (int, float)):
+        return f"{value:.4g} {md_text(unit or '')}".strip()
+    median = side.get("median_s")
+    return f"{median * 1e3:.4g} ms" if isinstance(median, (int, float)) else "—"

@@ -1,11 +1,109 @@
-"""Terminal summary (placeholder: sections and errors)."""
+"""Terminal summary: environment essentials, top findings, benchmark table, errors. Colours only
+when writing to a terminal (``color=None`` asks stdout; NO_COLOR turns them off). Every string from
+the Run has its control characters made visible, so no value can move the cursor or recolour text."""
+from __future__ import annotations
+
+import os
+import sys
+
+from stackprof.render import fmt, summary
+from stackprof.render.escape import one_line
+
+TOP_FINDINGS = 5
+MAX_BENCH_ROWS = 30
+WIDTH = 110
+SEVERITY_COLOR = {"critical": "red", "high": "red", "medium": "yellow", "low": "cyan", "info": "bright_black"}
+STATUS_COLOR = {"ok": "green", "skipped": "bright_black", "failed": "red"}
 
 
-def render(run) -> str:
-    lines = [f"stackprof — {run.label}"]
-    for section, facts in run.environment.items():
-        status = facts.get("status", "ok") if isinstance(facts, dict) else "ok"
-        lines.append(f"  {section:<12} {status}")
-    for err in run.errors:
-        lines.append(f"  error [{err['source']}]: {err['message']}")
-    return "\n".join(lines) + "\n"
+def render(run, color: bool | None = None) -> str:
+    if color is None:
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+    def style(text: str, **kw) -> str:
+        if not color:
+            return text
+        import click
+        return click.style(text, **kw)
+
+    def clean(text: object, limit: int = WIDTH) -> str:
+        return one_line(text, limit)
+
+    out: list[str] = []
+    mode = (run.options or {}).get("mode")
+    out.append(style(f"stackprof — {clean(run.label, 60)}", bold=True)
+               + (f"  ({clean(mode, 20)}, {clean(run.created_utc, 30)})" if mode else ""))
+    head = summary.headline(run)
+    if head:
+        out.append(style("Headline: ", bold=True) + style(clean(head["score_text"]), bold=True, fg="blue")
+                   + f"  {clean(head['text'], WIDTH)}")
+        if head["method"]:
+            out.append(style(f"  how: {clean(head['method'], WIDTH)}", dim=True))
+    out.append("")
+
+    essentials = summary.essentials(run)
+    if essentials:
+        out.append(style("Environment", bold=True))
+        width = min(max(len(label) for label, _ in essentials), 24)
+        for label, text in essentials:
+            out.append(f"  {clean(label, 24):<{width}}  {clean(text, WIDTH - width)}")
+        out.append("")
+
+    findings = summary.ranked_findings(run)
+    if findings:
+        shown = findings[:TOP_FINDINGS]
+        extra = f"; top {len(shown)}" if len(shown) < len(findings) else ""
+        out.append(style(f"Findings ({len(findings)}, ranked by impact{extra})", bold=True))
+        for index, view in enumerate(shown, 1):
+            sev = style(f"[{clean(view.severity, 10).upper()}]", fg=SEVERITY_COLOR.get(view.severity), bold=True)
+            status = f"  ({clean(view.status.replace('_', ' '), 20)})" if view.status else ""
+            out.append(f"  {index}. {sev} {clean(view.id, 12)} {clean(view.title, WIDTH - 20)}{status}")
+            if view.measured:
+                text = summary.measured_text(view.measured)
+                verdict = summary.VERDICTS.get(view.measured["status"], view.measured["status"])
+                out.append(f"     measured: {style(clean(text, WIDTH), bold=True)} — {verdict}")
+            elif view.impact_text:
+                out.append(f"     impact: {clean(view.impact_text, WIDTH)}")
+            if view.fix:
+                out.append(f"     fix: {style(clean(view.fix, WIDTH), fg='green')}")
+        out.append("")
+    elif run.benchmarks:
+        out.append(style("Findings", bold=True) + ": none")
+        out.append("")
+
+    rows = summary.benchmark_rows(run)
+    if rows:
+        out += _bench_table(rows, style, clean)
+        out.append("")
+
+    if run.errors:
+        out.append(style(f"Errors ({len(run.errors)})", bold=True, fg="red"))
+        for err in run.errors:
+            if isinstance(err, dict):
+                out.append(f"  {clean(err.get('stage'), 12)} {clean(err.get('source'), 30)}: "
+                           f"{clean(err.get('message'), WIDTH)}")
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _bench_table(rows: list[dict], style, clean) -> list[str]:
+    counts = summary.count_by_status(rows)
+    out = [style("Benchmarks", bold=True) + " (" + ", ".join(f"{n} {s}" for s, n in counts.items()) + ")"]
+    ok = [r for r in rows if r["status"] == "ok"]
+    other = [r for r in rows if r["status"] != "ok"]
+    if ok:
+        id_width = min(max(len(r["id"]) for r in ok), 48)
+        out.append(style(f"  {'benchmark':<{id_width}} {'median':>10} {'unit':<8} {'IQR':>6} "
+                         f"{'%peak':>6} {'%best':>6}", dim=True))
+        for r in ok[:MAX_BENCH_ROWS]:
+            iqr = r["iqr_text"] + ("!" if r["noisy"] else " ")
+            out.append(f"  {clean(r['id'], id_width):<{id_width}} {r['value_text']:>10} {clean(r['unit'], 8):<8} "
+                       f"{iqr:>7}{fmt.pct(r['pct_of_peak']):>6} {fmt.pct(r['pct_of_best']):>6}")
+        if len(ok) > MAX_BENCH_ROWS:
+            out.append(style(f"  … {len(ok) - MAX_BENCH_ROWS} more in report.html / run.json", dim=True))
+        if any(r["noisy"] for r in ok[:MAX_BENCH_ROWS]):
+            out.append(style("  ! noisy: IQR/median above 10%, result unreliable", dim=True))
+    for r in other:
+        out.append("  " + style(f"{r['status']}:", fg=STATUS_COLOR.get(r["status"]))
+                   + f" {clean(r['id'], 60)} — {clean(r['reason'] or 'no reason given', WIDTH - 40)}")
+    return out

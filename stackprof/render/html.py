@@ -1,0 +1,98 @@
+"""HTML: one self-contained file per page (styles, plotly.js and data inline; nothing fetched).
+
+Reusable by other pages (the comparison): ``render_page(template, title=..., figures=..., embedded=...)``
+renders any template that extends ``base.html.j2`` (in reports/templates/), and ``page(title, sections)``
+builds a page from ready-made sections; ``macros()`` gives the table/chart/badge macros for bodies.
+Autoescape is on for everything; JSON blocks go through escape.json_for_script.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from markupsafe import Markup
+
+from stackprof import __version__
+from stackprof.model import EMBED_ID
+from stackprof.paths import reports_dir
+from stackprof.render import envtables, figures as figures_mod, fmt, summary
+from stackprof.render.escape import json_for_script
+
+
+@dataclass
+class Section:
+    id: str
+    heading: str
+    body: Markup
+
+
+@lru_cache(maxsize=None)
+def _asset(name: str) -> Markup:
+    text = (reports_dir() / "assets" / name).read_text(encoding="utf-8")
+    if "</script" in text.lower() or "</style" in text.lower():
+        raise ValueError(f"asset {name} cannot be inlined: it contains a closing tag")
+    return Markup(text)     # our own files, shipped with the package
+
+
+@lru_cache(maxsize=None)
+def environment():
+    import jinja2
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(reports_dir() / "templates")),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(num=fmt.num, pct=fmt.pct, pvalue=fmt.pvalue, ratio=fmt.ratio, nbytes=fmt.nbytes, fact=fmt.fact,
+                       token=_css_token, component_row=_component_row)
+    env.globals.update(figure_json=lambda fig: Markup(json_for_script(fig.spec)),
+                       verdicts=summary.VERDICTS, tool_version=__version__)
+    return env
+
+
+def _css_token(text: object) -> str:
+    """A value used inside a class attribute: letters, digits, '-' and '_' only."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "-" for c in str(text))[:40]
+
+
+def _component_row(comp: dict) -> list[str]:
+    return [str(comp.get("op_key", "")), str(comp.get("id", "")), fmt.pct(comp.get("pct_of_best"))]
+
+
+def macros():
+    """The macros of _macros.html.j2 (chart, kv_table, data_table, badge, env_section) as callables
+    returning escaped Markup, for building Section bodies in Python."""
+    return environment().get_template("_macros.html.j2").module
+
+
+def render_page(template: str, *, title: str, figures: list | tuple = (), embedded: dict | None = None,
+                **context) -> str:
+    """Render a template that extends base.html.j2. plotly.js is inlined once, only when there are
+    figures; each ``embedded`` {dom_id: data} becomes an escaped JSON block."""
+    blocks = [(dom_id, Markup(json_for_script(data))) for dom_id, data in (embedded or {}).items()]
+    return environment().get_template(template).render(
+        title=title, css=_asset("report.css"), report_js=_asset("report.js"),
+        plotly_js=_asset("plotly-basic.min.js") if figures else None, embedded=blocks, figures=list(figures),
+        **context)
+
+
+def page(title: str, sections: list[Section], *, subtitle: str = "", figures: list | tuple = (),
+         embedded: dict | None = None) -> str:
+    """A generic page from sections; put ``macros().chart(fig)`` in a body for each figure passed."""
+    return render_page("page.html.j2", title=title, subtitle=subtitle, sections=sections, figures=figures,
+                       embedded=embedded)
+
+
+def render(run) -> str:
+    figs = figures_mod.benchmark_figures(run)
+    meta = [(k, v) for k, v in (
+        ("created", run.created_utc), ("stackprof", (run.tool or {}).get("version")),
+        ("mode", (run.options or {}).get("mode")), ("python", (run.target or {}).get("python")),
+        ("wall time", fmt.seconds((run.timings or {}).get("total_s")) if (run.timings or {}).get("total_s")
+         else None)) if v]
+    errors = [[str(e.get(k, "")) for k in ("stage", "source", "kind", "message")]
+              for e in run.errors if isinstance(e, dict)]
+    bench_rows = summary.benchmark_rows(run)
+    return render_page(
+        "report.html.j2", title=f"stackprof report — {run.label}", figures=figs,
+        embedded={EMBED_ID: run.to_dict()}, run=run, head=summary.headline(run),
+        essentials=summary.essentials(run), findings=summary.ranked_findings(run), bench_rows=bench_rows,
+        bench_counts=summary.count_by_status(bench_rows), env_views=envtables.section_views(run.environment),
+        errors=errors, meta=meta)

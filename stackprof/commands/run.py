@@ -1,10 +1,62 @@
-"""stackprof run (being built)."""
+"""stackprof run: probe + bench + analyze + verify + render, for one or several interpreters."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
 import click
 
-from stackprof.errors import StackprofError
+from stackprof.commands.options import label_option, python_option, redact_option
+from stackprof.pipeline import diagnose, finalize, labels_for, new_run, targets_for, write_outputs
+
+DEFAULT_OUTDIR = "stackprof-report"
 
 
 @click.command("run")
-def command():
-    """Not available yet in this build."""
-    raise StackprofError("'run' is not available yet in this build")
+@click.option("--quick", "mode", flag_value="quick", help="A small benchmark set (about 30 s on 2 cores).")
+@click.option("--full", "mode", flag_value="full", help="Every benchmark and shape, more repetitions.")
+@python_option
+@label_option
+@click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default=DEFAULT_OUTDIR,
+              show_default=True, help="Directory for report.html, report.md and run.json.")
+@click.option("--budget", "budget", type=click.FloatRange(min=1.0), default=None, metavar="SECONDS",
+              help="Wall-clock budget for benchmarks plus verification (default: set by the mode).")
+@click.option("--no-verify", is_flag=True, default=False, help="Do not re-measure findings by experiment.")
+@redact_option
+def command(mode, pythons, labels, outdir, budget, no_verify, no_redact):
+    """Diagnose an environment: facts, benchmarks, ranked findings proven by experiment, and a report."""
+    mode = mode or "default"
+    targets = targets_for(pythons)             # validates every interpreter before any work
+    names = labels_for(targets, labels)
+    redact = not no_redact
+
+    def echo(message: str) -> None:
+        click.echo(f"stackprof: {message}", err=True)
+
+    if len(targets) > 1:
+        from stackprof.multi import run_many
+        options = {"mode": mode, "budget_s": budget, "redact": redact, "verify": not no_verify}
+        result = run_many(targets, names, options, outdir, echo)
+        for label, paths in (result.get("paths") or {}).items():
+            for path in (paths.values() if isinstance(paths, dict) else [paths]):
+                click.echo(f"{label}: {path}")
+        return
+
+    run = new_run(names[0], mode=mode, redact=redact, budget_s=budget, verify=not no_verify)
+    interrupted = False
+    try:
+        diagnose(targets[0], run, mode, budget, progress=echo, verify_experiments=not no_verify)
+    except KeyboardInterrupt:
+        interrupted = True
+        run.add_error("run", "run", "interrupted: the report holds what was finished", kind="partial")
+    run = finalize(run, redact=redact)
+    paths = write_outputs(run, Path(outdir))
+    from stackprof.render import render
+    click.echo(render(run, "terminal"), nl=False)
+    click.echo("")
+    for fmt in ("html", "md", "json"):
+        if fmt in paths:
+            click.echo(f"wrote {paths[fmt]}")
+    sys.stdout.flush()
+    if interrupted:
+        raise KeyboardInterrupt

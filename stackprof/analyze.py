@@ -1,0 +1,40 @@
+"""analyze stage: run every registered rule on the Run and rank the findings.
+
+A rule that raises is a bug in that rule, not in the environment: it becomes an errors[] entry and
+the other rules still run.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from stackprof.model import Finding, Run
+from stackprof.rules import RULES
+from stackprof.rules.facts import Facts, as_number
+
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+MEASURED_MIN_RATIO = 1.10     # a measured effect smaller than this does not outrank estimated ones
+
+
+def analyze(run: Run) -> None:
+    facts = Facts(run)
+    found = []
+    for rule in RULES.values():
+        try:
+            result = rule.check(facts)
+        except Exception as exc:       # noqa: BLE001 - one broken rule must not lose the others
+            run.add_error("analyze", f"rule {rule.id}", f"{exc.__class__.__name__}: {exc}", kind="exception")
+            continue
+        for finding in result if isinstance(result, list) else [result] if result else []:
+            found.append(asdict(finding) if isinstance(finding, Finding) else finding)
+    run.findings = rank(found)
+
+
+def rank(findings: list[dict]) -> list[dict]:
+    """Measured effects first (largest ratio first), then severity, then the estimated ratio."""
+    def key(finding: dict):
+        impact = finding.get("impact") if isinstance(finding.get("impact"), dict) else {}
+        ratio = as_number(impact.get("ratio")) or 0.0
+        measured = impact.get("kind") == "measured" and ratio >= MEASURED_MIN_RATIO
+        return (0 if measured else 1, -ratio if measured else 0.0,
+                SEVERITY_ORDER.get(finding.get("severity"), 5), -ratio)
+    return sorted(findings, key=key)

@@ -1,0 +1,54 @@
+"""Small builders shared by the rules, so every Finding has the same shape (docs/schema-findings.md)."""
+from __future__ import annotations
+
+from stackprof.model import Finding
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+
+def fact(path: str, value) -> dict:
+    return {"fact": path, "value": value}
+
+
+def bench(record: dict, value=None, **extra) -> dict:
+    return {"benchmark": record.get("id"), "value": record.get("value") if value is None else value,
+            "unit": record.get("unit"), **extra}
+
+
+def estimated(text: str, source: str, ratio: float | None = None) -> dict:
+    """An impact quoted from the catalogue (reported elsewhere, not measured here)."""
+    return {"kind": "estimated", "ratio": ratio, "text": text, "source": source}
+
+
+def measured(ratio: float | None, text: str, benchmarks: list[str] | None = None) -> dict:
+    """An impact measured on this machine; ratio = how many times faster without the cause."""
+    return {"kind": "measured", "ratio": None if ratio is None else round(ratio, 3), "text": text,
+            "source": "measured on this machine", "benchmarks": benchmarks or []}
+
+
+def pick(records: list[dict], limit: int = 2) -> list[str]:
+    """Benchmarks for an experiment: one per dtype, the largest amount of work first."""
+    ranked = sorted(records, key=lambda r: -float((r.get("work") or {}).get("flops") or
+                                                  (r.get("work") or {}).get("bytes") or 0))
+    chosen, dtypes = [], set()
+    for rec in ranked:
+        if rec.get("dtype") not in dtypes:
+            chosen.append(rec["id"])
+            dtypes.add(rec.get("dtype"))
+    return chosen[:limit]
+
+
+def experiment(env: dict, records: list[dict], description: str, limit: int = 2) -> dict | None:
+    """Env overrides (None = unset) plus the benchmarks that should move; None when nothing to re-run."""
+    ids = pick(records, limit)
+    if not env or not ids:
+        return None
+    return {"env": dict(env), "benchmarks": ids, "description": description}
+
+
+def make(rule_id: str, severity: str, title: str, *, evidence: list, impact: dict, fix: str,
+         references: list[str], ab: bool = False, experiment: dict | None = None) -> Finding:
+    assert severity in SEVERITIES, severity
+    return Finding(id=rule_id, severity=severity, title=title, evidence=evidence, impact=impact, fix=fix,
+                   references=list(references), ab=ab, experiment=experiment,
+                   status="info" if severity == "info" else "suspected")

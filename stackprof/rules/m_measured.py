@@ -1,0 +1,119 @@
+"""M. Rules that follow from the measurements themselves (no catalogue entry): library vs library,
+kernel vs hardware peak, noise, correctness."""
+from __future__ import annotations
+
+import json
+
+from stackprof.rules.facts import Facts, as_number
+from stackprof.rules.findings import bench, estimated, fact, make, measured
+from stackprof.rules.registry import rule
+
+LAG_PCT = 0.80          # a library below 80% of the best one for the same op, dtype and shape
+PEAK_PCT = {"GFLOP/s": 0.25, "GB/s": 0.30}   # the best result on the machine below this share of the peak
+
+
+def _severity(ratio: float) -> str:
+    return "high" if ratio >= 2 else "medium" if ratio >= 1.25 else "low"
+
+
+def _value(rec: dict) -> float | None:
+    value = as_number(rec.get("value"))
+    if not value or value <= 0:
+        return None
+    return value if rec.get("direction", "higher") == "higher" else 1.0 / value
+
+
+@rule("M1", "a library reaches a fraction of the best library for the same operation")
+def m1_library_vs_best(facts: Facts):
+    groups: dict[tuple, list[dict]] = {}
+    for rec in facts.benchmarks():
+        if rec.get("op_key") and _value(rec) and not (rec.get("stats") or {}).get("noisy"):
+            key = (rec["op_key"], json.dumps(rec.get("shape"), sort_keys=True), rec.get("variant"))
+            groups.setdefault(key, []).append(rec)
+    lagging = []                                       # (ratio, slow record, best record)
+    for records in groups.values():
+        best = max(records, key=_value)
+        for rec in records:
+            if rec.get("framework") != best.get("framework") and _value(rec) < LAG_PCT * _value(best):
+                lagging.append((_value(best) / _value(rec), rec, best))
+    if not lagging:
+        return None
+    lagging.sort(key=lambda x: -x[0])
+    ratio, slow, best = lagging[0]
+    more = len({r["id"] for _, r, _ in lagging}) - 1
+    title = (f"{slow.get('framework')} reaches {1 / ratio:.0%} of {best.get('framework')} on "
+             f"{slow.get('op_key')} (same shape)" + (f", and {more} more" if more else ""))
+    evidence = []
+    for r, rec, top in lagging[:8]:
+        evidence += [bench(rec, pct_of_best=round(1 / r, 3)), bench(top)]
+    return make(
+        "M1", _severity(ratio), title, evidence=evidence,
+        impact=measured(ratio, f"{best.get('framework')} is {ratio:.2f}× faster than {slow.get('framework')} "
+                        f"for the same operation, dtype and shape", [slow["id"], best["id"]]),
+        fix=f"Use {best.get('framework')} for this operation, or find out why {slow.get('framework')}'s kernel is "
+            "slower here (other findings above may name the cause).",
+        references=["stackprof measurement: same op, dtype and shape across libraries"])
+
+
+@rule("M2", "kernels reach a small share of the hardware peak")
+def m2_peak(facts: Facts):
+    low = []
+    best_by_key: dict[str, dict] = {}
+    for rec in facts.benchmarks():
+        pct = as_number(rec.get("pct_of_peak"))
+        if pct is None or not rec.get("op_key"):
+            continue
+        if rec["op_key"] not in best_by_key or pct > best_by_key[rec["op_key"]]["pct_of_peak"]:
+            best_by_key[rec["op_key"]] = rec
+    for key, rec in best_by_key.items():
+        limit = PEAK_PCT.get(rec.get("unit"))
+        if limit and rec["pct_of_peak"] < limit:
+            low.append(rec)
+    if not low:
+        return None
+    worst = min(low, key=lambda r: r["pct_of_peak"])
+    peak = worst.get("peak") if isinstance(worst.get("peak"), dict) else {}
+    return make(
+        "M2", "low", f"the best {worst.get('op_key')} result on this machine reaches {worst['pct_of_peak']:.0%} "
+        "of the hardware peak", evidence=[bench(r, pct_of_peak=round(r["pct_of_peak"], 3), peak=r.get("peak")) for r in low]
+        + [fact("system.cpu.max_mhz", facts.get("system.cpu.max_mhz"))],
+        impact=measured(None, f"{worst['pct_of_peak']:.0%} of the peak "
+                        f"({peak.get('value')} {peak.get('unit')}, {peak.get('source')})", [worst["id"]]),
+        fix="Every library is far from the peak: look at the platform (clock governor, throttling, a VM's CPU "
+            "share, busy neighbours) rather than at one library.",
+        references=["microbenchmark-method.md: peak FLOPS = cores × clock × SIMD lanes × FMA units × 2"])
+
+
+@rule("M3", "noisy benchmarks")
+def m3_noisy(facts: Facts):
+    records = facts.benchmarks()
+    noisy = [r for r in records if (r.get("stats") or {}).get("noisy")]
+    if not noisy:
+        return None
+    share = len(noisy) / len(records)
+    evidence = [bench(r, iqr_rel=round((r.get("stats") or {}).get("iqr_rel", 0), 3)) for r in noisy[:12]]
+    throttled = facts.num("system.cgroup.throttling.nr_throttled")
+    if throttled:
+        evidence.append(fact("system.cgroup.throttling.nr_throttled", throttled))
+    return make(
+        "M3", "medium" if share > 0.5 else "low",
+        f"{len(noisy)} of {len(records)} benchmarks are noisy (IQR/median > 10%): their figures are unreliable",
+        evidence=evidence,
+        impact=estimated("torch.utils.benchmark flags IQR/median above 10% as noisy", "reports-and-compare.md §10"),
+        fix="Re-run on an idle machine (close other work, stop CPU-heavy neighbours) or with --full for more "
+            "repetitions; compare only results that are not noisy.",
+        references=["torch.utils.benchmark Measurement (IQR/median > 10%)"])
+
+
+@rule("M4", "a kernel returned wrong results")
+def m4_wrong_results(facts: Facts):
+    wrong = [r for r in facts.benchmarks(status=None)
+             if isinstance(r.get("check"), dict) and r["check"].get("ok") is False]
+    if not wrong:
+        return None
+    return make(
+        "M4", "high", f"{len(wrong)} benchmark(s) failed their correctness check: " + ", ".join(r["id"] for r in wrong[:3]),
+        evidence=[bench(r, check=r["check"]) for r in wrong[:12]],
+        impact=estimated("wrong results outweigh any speed (e.g. OpenBLAS 0.3.6/0.3.7 SkylakeX DGEMM)", "numpy/numpy#14305"),
+        fix="Upgrade the library (numpy/OpenBLAS/torch); report it upstream with this run.json attached.",
+        references=["numpy/numpy#14305", "MacPython/numpy-wheels#46"])

@@ -5,9 +5,13 @@ the libraries those frameworks loaded into the same process.
 """
 from __future__ import annotations
 
+import os
+import threading
 import time
 
+from stackprof.errors import StackprofError
 from stackprof.model import Run
+from stackprof.redact import looks_secret
 from stackprof.target import Target, Task, TaskResult
 
 # (probe module under probes/, environment section, timeout in seconds)
@@ -22,33 +26,95 @@ FACT_PROBES: list[tuple[str, str, float]] = [
     ("facts.jax", "jax", 120),
     ("facts.native_libs", "native_libs", 60),
 ]
+TIMEOUT_SCALE_ENV = "STACKPROF_PROBE_TIMEOUT_SCALE"   # e.g. 3 on a slow network filesystem
+
+
+def probe_timeouts(timeout_s: float | None = None) -> dict[str, float]:
+    """Per-section timeout: ``timeout_s`` for every probe when given (--probe-timeout), else the
+    defaults above times $STACKPROF_PROBE_TIMEOUT_SCALE."""
+    if timeout_s is not None:
+        if timeout_s <= 0:
+            raise StackprofError(f"--probe-timeout must be positive, got {timeout_s}")
+        return {section: float(timeout_s) for _, section, _ in FACT_PROBES}
+    raw = os.environ.get(TIMEOUT_SCALE_ENV, "").strip()
+    scale = 1.0
+    if raw:
+        try:
+            scale = float(raw)
+        except ValueError:
+            scale = -1.0
+        if not scale > 0:
+            raise StackprofError(f"{TIMEOUT_SCALE_ENV} must be a positive number, got '{raw[:40]}'")
+    return {section: default * scale for _, section, default in FACT_PROBES}
 
 
 def collect_facts(target: Target, run: Run, listener=None, only: list[str] | None = None,
-                  env_overrides: dict | None = None) -> None:
+                  env_overrides: dict | None = None, timeout_s: float | None = None) -> None:
     """Fill run.environment and run.errors from the target's fact probes; never raises for a probe."""
-    from stackprof import host_facts   # host-side facts (NVML, …); imported late: optional deps
-
     started = time.perf_counter()
-    plan = [(p, s, t) for p, s, t in FACT_PROBES if only is None or s in only]
-    tasks = [Task(probe, {}, timeout) for probe, _, timeout in plan]
+    timeouts = probe_timeouts(timeout_s)
+    plan = [(p, s) for p, s, _ in FACT_PROBES if only is None or s in only]
+    host = _HostFacts()                      # NVML in parallel with the target's probes
+    tasks = [Task(probe, {}, timeouts[section]) for probe, section in plan]
     results = target.run_tasks(tasks, env_overrides=env_overrides, listener=listener)
-    for (probe, section, _), result in zip(plan, results):
+    for (probe, section), result in zip(plan, results):
         _store(run, section, result)
-    for section, facts, errors in host_facts.collect():
+    for section, facts, errors in host.result():
         run.environment[section] = facts
         for message in errors:
-            run.add_error("host", section, message)
+            run.add_error("host", section, message, kind="partial")
     run.target = {"python": target.executable, "requested": target.requested,
                   "version": ".".join(map(str, target.version))}
     run.timings["probe_s"] = round(time.perf_counter() - started, 3)
 
 
+class _HostFacts:
+    """Host-side collectors (stackprof.host_facts) on a thread; a failure becomes a section error."""
+
+    def __init__(self):
+        self._out: list = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from stackprof import host_facts   # imported late: optional deps (pynvml)
+        try:
+            self._out = host_facts.collect()
+        except Exception as exc:  # never lose the target's facts to a host-side bug
+            self._out = [("gpus", {"available": None, "reason": f"host facts failed: {exc}"},
+                          [f"{exc.__class__.__name__}: {exc}"])]
+
+    def result(self) -> list:
+        self._thread.join(timeout=120)
+        return self._out
+
+
 def _store(run: Run, section: str, result: TaskResult) -> None:
     if result.ok and isinstance(result.data, dict):
-        run.environment[section] = result.data
-        for message in result.data.get("errors", []) if isinstance(result.data.get("errors"), list) else []:
-            run.add_error("probe", f"facts.{section}", str(message), kind="partial")
+        data = result.data
+        if section == "env_vars":
+            data = _recheck_env_vars(data)
+        run.environment[section] = data
+        errors = data.get("errors")
+        for message in errors if isinstance(errors, list) else []:
+            kind = "exception" if data.get("import_error") else "partial"
+            run.add_error("probe", f"facts.{section}", str(message), kind=kind)
     else:
         run.environment[section] = {"status": "error", "error": result.error}
         run.add_error("probe", result.probe, result.error or "failed", kind=result.kind or "error")
+
+
+def _recheck_env_vars(data: dict) -> dict:
+    """The probe already dropped secret-looking values; check again with the host's rules, so a
+    stale or modified probe can never leak one."""
+    values = data.get("vars")
+    if not isinstance(values, dict):
+        return data
+    dropped = list(data.get("dropped_secret") or [])
+    kept = {}
+    for name, value in values.items():
+        if isinstance(value, str) and looks_secret(value, strict=True):
+            dropped.append(name)
+        else:
+            kept[name] = value
+    return dict(data, vars=kept, dropped_secret=sorted(set(dropped)), count=len(kept))

@@ -16,7 +16,9 @@ from pathlib import Path
 SECRET_MARK = "<secret removed>"
 
 # Token shapes of common providers, plus long opaque strings that are not paths or numbers.
-_SECRET_PATTERNS = [
+# probes/facts/_secrets.py holds a copy of these (probes cannot import stackprof); a test keeps
+# the two in sync.
+SECRET_PATTERNS = [
     r"gh[pousr]_[A-Za-z0-9]{20,}",              # GitHub
     r"github_pat_[A-Za-z0-9_]{20,}",
     r"hf_[A-Za-z0-9]{20,}",                     # Hugging Face
@@ -29,8 +31,16 @@ _SECRET_PATTERNS = [
     r"(?i:password|passwd|token|secret|api[_-]?key)\s*[=:]\s*\S+",
     r"[a-z][a-z0-9+.\-]*://[^/\s:@]+:[^/\s@]+@",   # credentials inside a URL
 ]
-_SECRET_RE = re.compile("|".join(f"(?:{p})" for p in _SECRET_PATTERNS))
-_UUID_RE = re.compile(r"\b(GPU|MIG)-[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b")
+UUID_PATTERN = r"\b(GPU|MIG)-[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b"
+WORD_PATTERN = r"[A-Za-z0-9_\-+=.]{24,}"          # a long run without spaces, slashes or colons
+CHUNK_SPLIT_PATTERN = r"[_\-+=.]+"
+PLAIN_CHUNK_PATTERN = r"[a-z]+|[A-Z]+|[0-9]+|.{0,6}"
+
+_SECRET_RE = re.compile("|".join(f"(?:{p})" for p in SECRET_PATTERNS))
+_UUID_RE = re.compile(UUID_PATTERN)
+_WORD_RE = re.compile(WORD_PATTERN)
+_CHUNK_SPLIT_RE = re.compile(CHUNK_SPLIT_PATTERN)
+_PLAIN_CHUNK_RE = re.compile(PLAIN_CHUNK_PATTERN)
 
 
 def looks_secret(value: str, strict: bool = False) -> bool:
@@ -43,14 +53,21 @@ def looks_secret(value: str, strict: bool = False) -> bool:
         return True
     if not strict:
         return False
-    for match in re.finditer(r"[A-Za-z0-9_\-+=.]{24,}", value):
+    for match in _WORD_RE.finditer(value):
         word = match.group(0)
         if _UUID_RE.fullmatch(word) or value[max(0, match.start() - 1):match.start()] == "/":
             continue                        # a UUID, or a file name inside a path
-            continue
-        if re.search(r"\d", word) and len(set(word)) > 10:
+        if _random_looking(word):
             return True
     return False
+
+
+def _random_looking(word: str) -> bool:
+    if not re.search(r"[0-9]", word) or len(set(word)) <= 10:
+        return False
+    # Words made of plain parts are identifiers, flags or file names, not tokens:
+    # "--xla_force_host_platform_device_count=8", "libtcmalloc_minimal.so.4.5.16".
+    return not all(_PLAIN_CHUNK_RE.fullmatch(c) for c in _CHUNK_SPLIT_RE.split(word) if c)
 
 
 def scrub_secrets(value: str, strict: bool = False) -> str:
@@ -72,8 +89,12 @@ class Redactor:
             rules.append((re.compile(re.escape(self.home) + r"(?=/|\b|$)"), "~"))
         elif self.home == "/root":
             rules.append((re.compile(r"/root(?=/|$|\s)"), "~"))
-        if self.host and self.host not in ("localhost",) and len(self.host) >= 3:
-            rules.append((re.compile(r"\b" + re.escape(self.host) + r"\b"), "<host>"))
+        # Other users' homes too (a venv shared from a colleague's directory names them).
+        rules.append((re.compile(r"(?<![\w.])/(home|Users)/[^/\s:;,'\"<>]+"), r"/\1/<user>"))
+        short = self.host.split(".")[0] if self.host else ""
+        for name in dict.fromkeys((self.host, short)):     # FQDN first, then the short name
+            if name and name not in ("localhost",) and len(name) >= 3:
+                rules.append((re.compile(r"\b" + re.escape(name) + r"\b"), "<host>"))
         if self.user and self.user not in ("root",) and len(self.user) >= 3:
             rules.append((re.compile(r"(?<=/)" + re.escape(self.user) + r"(?=/|$)"), "<user>"))
             rules.append((re.compile(r"\b" + re.escape(self.user) + r"\b(?=@)"), "<user>"))

@@ -8,7 +8,7 @@ import click
 
 from stackprof.commands.options import label_option, outdir_option, python_option, redact_option
 from stackprof.pipeline import finalize, labels_for, new_run, targets_for
-from stackprof.collect import collect_facts
+from stackprof.collect import collect_facts, probe_timeouts
 from stackprof.render import render
 
 
@@ -19,15 +19,21 @@ from stackprof.render import render
 @outdir_option
 @click.option("--format", "fmt", type=click.Choice(["terminal", "md", "json"]), default="terminal",
               help="What to print on stdout.")
-def command(pythons, labels, no_redact, outdir, fmt):
+@click.option("--probe-timeout", "probe_timeout", type=float, default=None, metavar="SECONDS",
+              help="Time limit for each fact probe (default: 10-120 s per probe, scaled by "
+                   "$STACKPROF_PROBE_TIMEOUT_SCALE).")
+def command(pythons, labels, no_redact, outdir, fmt, probe_timeout):
     """Report how the frameworks in an environment were built and installed."""
+    probe_timeouts(probe_timeout)            # a bad value fails before any work
     targets = targets_for(pythons)           # validates every interpreter before any work
     names = labels_for(targets, labels)
     for target, label in zip(targets, names):
-        run = new_run(label, mode="probe", redact=not no_redact)
-        collect_facts(target, run)
+        options = {"probe_timeout_s": probe_timeout} if probe_timeout is not None else {}
+        run = new_run(label, mode="probe", redact=not no_redact, **options)
+        collect_facts(target, run, timeout_s=probe_timeout)
         run = finalize(run, redact=not no_redact)
-        click.echo(render(run, fmt), nl=False)
+        text = render(run, fmt)
+        click.echo(text, nl=not text.endswith("\n"))
         if outdir:
             out = Path(outdir) / (label if len(targets) > 1 else "")
             out.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,8 @@ def _explain(bench, entries, hardware, run_a, run_b, a, b, titles) -> dict:
             facts.append(_fact(e, a, b, group.name, group.title))
             seen.add(e["path"])
         if hits:
-            matched_groups.append({"name": group.name, "title": group.title, "causes": list(group.causes)})
+            matched_groups.append({"name": group.name, "title": group.title,
+                                   "causes": [{"id": c, "title": titles.get(c)} for c in group.causes]})
     causes = {c for group in groups for c in group.causes}
     findings = _differing_findings(bench, run_a, run_b, causes, titles)
     explained = bool(facts or findings)
@@ -93,25 +94,9 @@ def _text(bench: dict, facts: list[dict], findings: list[dict], hardware: list, 
 
 
 def _rule_titles() -> dict[str, str]:
-    """Catalogue titles from the rule registry when it is available (it is optional here)."""
+    """Rule names by catalogue id, from the rule registry (optional here: never fail a comparison on it)."""
     try:
-        from stackprof import rules
-    except ImportError:
+        from stackprof.rules import RULES
+        return {str(rid): str(rule.name) for rid, rule in RULES.items()}
+    except Exception:                          # noqa: BLE001 - another part's import error
         return {}
-    for name in ("titles", "TITLES", "catalogue_titles"):
-        value = getattr(rules, name, None)
-        try:
-            found = value() if callable(value) else value
-        except Exception:                      # the registry is another part; never fail a comparison on it
-            return {}
-        if isinstance(found, dict):
-            return {str(k): str(v) for k, v in found.items()}
-    registry = getattr(rules, "REGISTRY", None) or getattr(rules, "RULES", None)
-    out = {}
-    if isinstance(registry, dict):
-        registry = registry.values()
-    for rule in registry or []:
-        rid, title = getattr(rule, "id", None), getattr(rule, "title", None)
-        if rid and title:
-            out[str(rid)] = str(title)
-    return out

@@ -109,18 +109,29 @@ _CHANGE_PRIORITY = ("system", "gpus", "native_libs", "env_vars", "numpy", "torch
 
 
 def what_changed(env_diff: dict, a: int, b: int, limit: int = 6) -> list[dict]:
-    """A few headline differences between two runs (PTS auto-titles a comparison the same way)."""
+    """A few headline differences between two runs (PTS auto-titles a comparison the same way).
+    Facts that only one run has are counted per section ("torch: 14 facts only in B"), not listed."""
     entries = pair_entries(env_diff, a, b)
-    entries = [e for e in entries if e["present"][a] and e["present"][b]] + \
-              [e for e in entries if not (e["present"][a] and e["present"][b])]
+    both = [e for e in entries if e["present"][a] and e["present"][b]]
+    one_sided: dict[tuple, list[dict]] = {}
+    for e in entries:
+        if not (e["present"][a] and e["present"][b]):
+            one_sided.setdefault((e["section"], e["present"][b]), []).append(e)
 
     def rank(e):
-        hw = 0 if e["hardware"] else 1
         sec = _CHANGE_PRIORITY.index(e["section"]) if e["section"] in _CHANGE_PRIORITY else len(_CHANGE_PRIORITY)
         noise = 1 if e["path"].endswith(("executable", "prefix", "filepath", "direct_url")) else 0
-        return (hw, noise, sec)
+        return (0 if e["hardware"] else 1, noise, sec)
 
-    picked = sorted(entries, key=rank)[:limit]
-    return [{"path": e["path"], "a": e["values"][a] if e["present"][a] else None,
-             "b": e["values"][b] if e["present"][b] else None,
-             "present": [e["present"][a], e["present"][b]]} for e in picked]
+    picked = [{"path": e["path"], "a": e["values"][a], "b": e["values"][b], "present": [True, True]}
+              for e in sorted(both, key=rank)]
+    for (section, in_b), items in one_sided.items():
+        if len(items) == 1:
+            e = items[0]
+            picked.append({"path": e["path"], "a": e["values"][a] if e["present"][a] else None,
+                           "b": e["values"][b] if e["present"][b] else None,
+                           "present": [e["present"][a], e["present"][b]]})
+        else:
+            picked.append({"path": f"{section}.*", "count": len(items), "only_in": side_letter(b if in_b else a),
+                           "a": None, "b": None, "present": [not in_b, in_b]})
+    return picked[:limit]

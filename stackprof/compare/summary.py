@@ -53,6 +53,10 @@ def _environment(comparison: dict) -> list[str]:
 def _pair(pair: dict, runs: list[dict]) -> list[str]:
     a, b = pair["a"], pair["b"]
     lines = ["", f"  {side_letter(b)} vs {side_letter(a)}: {counts_text(pair['counts'])}"]
+    changed = [f"{c['path']} ({c['count']} facts only in {c['only_in']})" if c.get("count") else fact_change(c)
+               for c in pair["what_changed"]]
+    if changed:
+        lines.append("    what changed: " + "; ".join(changed))
     head = pair["headline"]
     if head.get("ratio") is not None:
         lines.append(f"    headline score {head['a']:.2f} → {head['b']:.2f}")

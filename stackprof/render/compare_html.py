@@ -47,7 +47,8 @@ def _pair_view(pair: dict, runs: list[dict]) -> dict:
             "noisy": [bool(s and s.get("noisy")) for s in (b["a"], b["b"])],
             "attribution": _attribution_view(b.get("attribution")),
         })
-    changed = [(c["path"], _cell(c["a"], c["present"][0], c["path"]), _cell(c["b"], c["present"][1], c["path"]))
+    changed = [(c["path"], f"{c['count']} facts only in {c['only_in']}", None) if c.get("count") else
+               (c["path"], _cell(c["a"], c["present"][0], c["path"]), _cell(c["b"], c["present"][1], c["path"]))
                for c in pair["what_changed"]]
     head = pair.get("headline") or {}
     return {"a": pair["a"], "b": pair["b"], "la": side_letter(pair["a"]), "lb": side_letter(pair["b"]),

@@ -40,12 +40,17 @@ def _what_changed(pair: dict, runs: list[dict]) -> list[str]:
     a, b = pair["a"], pair["b"]
     out = [f"## {side_letter(b)} vs {side_letter(a)}: {md_text(counts_text(pair['counts']))}", ""]
     if pair["what_changed"]:
-        out.append("What changed: " + "; ".join(
-            f"{md_code(c['path'], table=False)} {_val(c['a'], c['present'][0], c['path'], False)} → "
-            f"{_val(c['b'], c['present'][1], c['path'], False)}" for c in pair["what_changed"]))
+        out.append("What changed: " + "; ".join(_change(c) for c in pair["what_changed"]))
     else:
         out.append("What changed: no environment fact differs.")
     return out + [""]
+
+
+def _change(c: dict) -> str:
+    if c.get("count"):
+        return f"{md_code(c['path'], table=False)} {c['count']} facts only in {c['only_in']}"
+    return (f"{md_code(c['path'], table=False)} {_val(c['a'], c['present'][0], c['path'], False)} → "
+            f"{_val(c['b'], c['present'][1], c['path'], False)}")
 
 
 def _benchmarks(comparison: dict) -> list[str]:

@@ -1,0 +1,171 @@
+"""Several interpreters in one ``stackprof run``: facts of each, then the benchmarks interleaved
+(task by task, alternating A B / B A so that a shared machine's drift hits every environment alike),
+then analyze + verify each, each Run written to DIR/<label>/ and their comparison to DIR/.
+
+Each target keeps its own warm agent (Target.session) for the whole benchmark phase, so frameworks are
+imported once per environment and the interleaving costs no extra start-up. Stages run as in
+pipeline.diagnose: a failing stage becomes an errors[] entry and everything else still runs.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Callable
+
+from stackprof.errors import StackprofError
+from stackprof.target import Target
+
+Echo = Callable[[str], None]
+
+
+def run_many(targets: list[Target], labels: list[str], options: dict, outdir: str | Path,
+             echo: Echo | None = None) -> dict:
+    """Run the suite in every target; returns {"runs": [Run], "comparison": dict,
+    "paths": {label: {fmt: Path}, "comparison": {fmt: Path}}}.
+
+    options: mode (quick|default|full), budget_s (for all targets together), redact, verify, only, device.
+    Labels must be distinct: they name the output folders.
+    """
+    from stackprof.compare import compare_runs
+    from stackprof.compare.output import write_comparison
+    from stackprof.pipeline import finalize, new_run, write_outputs
+
+    echo = echo or (lambda message: None)
+    if len(targets) != len(labels):
+        raise StackprofError(f"{len(targets)} interpreters but {len(labels)} labels")
+    folders = output_folders(labels)
+    mode = options.get("mode") or "default"
+    redact = options.get("redact", True)
+    share = options["budget_s"] / len(targets) if options.get("budget_s") else None   # the budget is for all
+    extra = {k: v for k, v in options.items() if k not in ("mode", "redact") and _jsonable(v)}
+    runs = [new_run(label, mode=mode, redact=redact, environments=list(labels), interleaved=True, **extra)
+            for label in labels]
+    interrupted = False
+    try:
+        _diagnose_all(targets, runs, mode, share, options, echo)
+    except KeyboardInterrupt:
+        interrupted = True
+        for run in runs:
+            run.add_error("run", "run", "interrupted: the report holds what was finished", kind="partial")
+
+    outputs: dict = {}
+    finished = []
+    for run, folder in zip(runs, folders):
+        run = finalize(run, redact=redact)
+        outputs[run.label] = write_outputs(run, Path(outdir) / folder)
+        echo(f"[{run.label}] wrote {Path(outdir) / folder}")
+        finished.append(run)
+    comparison = compare_runs(finished)
+    outputs["comparison"] = write_comparison(comparison, outdir)
+    echo(f"wrote {outputs['comparison']['html']}")
+    if interrupted:
+        raise KeyboardInterrupt
+    return {"runs": finished, "comparison": comparison, "paths": outputs}
+
+
+def _diagnose_all(targets, runs, mode: str, share: float | None, options: dict, echo: Echo) -> None:
+    from stackprof import analyze, verify
+    from stackprof.collect import collect_facts
+    from stackprof.pipeline import BENCH_SHARE, VERIFY_BUDGET_S, run_stage
+
+    started = time.perf_counter()
+    for target, run in zip(targets, runs):
+        echo(f"[{run.label}] probing {target.executable}")
+        run_stage(run, "probe", collect_facts, target, run)
+    bench_started = time.perf_counter()
+    _benchmarks_interleaved(targets, runs, mode, share * BENCH_SHARE if share else None, options, echo)
+    bench_s = round(time.perf_counter() - bench_started, 3)
+    for target, run in zip(targets, runs):
+        run.timings["bench_s"] = bench_s          # one shared wall time: the tasks were interleaved
+        run_stage(run, "analyze", analyze.analyze, run)
+        if options.get("verify", True):
+            budget = share * (1 - BENCH_SHARE) if share else VERIFY_BUDGET_S.get(mode, VERIFY_BUDGET_S["default"])
+            run_stage(run, "verify", verify.verify, target, run, budget, progress=_prefixed(echo, run.label))
+        run.timings["total_s"] = round(time.perf_counter() - started, 3)
+
+
+def _benchmarks_interleaved(targets, runs, mode: str, budget_s: float | None, options: dict, echo: Echo) -> None:
+    try:
+        from stackprof import bench
+    except Exception as exc:                  # noqa: BLE001 - a broken bench module must not lose the facts
+        for run in runs:
+            run.add_error("bench", "bench", f"benchmarks unavailable: {exc.__class__.__name__}: {exc}",
+                          kind="exception")
+        return
+    plans = []
+    for run in runs:
+        try:
+            plans.append(bench.plan(run, mode=mode, only=options.get("only"), device=options.get("device"),
+                                    budget_s=budget_s))
+        except Exception as exc:              # noqa: BLE001
+            run.add_error("bench", "plan", f"{exc.__class__.__name__}: {exc}", kind="exception")
+            plans.append([])
+    order = interleave(plans)
+    echo(f"benchmarks ({mode}): {len(order)} tasks over {len(runs)} environments, interleaved")
+    with ExitStack() as stack:
+        sessions = [stack.enter_context(t.session()) for t in targets]
+        for n, (index, task) in enumerate(order, 1):
+            run = runs[index]
+            echo(f"[{run.label}] {n}/{len(order)} {task.probe} {_args_text(task.args)}")
+            try:
+                bench.execute(sessions[index], run, [task], progress=_prefixed(echo, run.label))
+            except Exception as exc:          # noqa: BLE001 - the other tasks and targets go on
+                run.add_error("bench", task.probe, f"{exc.__class__.__name__}: {exc}", kind="exception")
+    for run in runs:
+        try:
+            bench.finish(run)
+        except Exception as exc:              # noqa: BLE001
+            run.add_error("bench", "finish", f"{exc.__class__.__name__}: {exc}", kind="exception")
+
+
+def interleave(plans: list[list]) -> list[tuple[int, object]]:
+    """[(target index, task)]: the same task for every target back to back, targets alternating
+    order from one task to the next (A B, B A, A B …); a task that only some targets planned (a
+    framework missing in one environment) runs where it was planned, at its place in the order."""
+    keyed = [{_task_key(t): t for t in plan} for plan in plans]
+    order_keys: dict[str, None] = {}
+    for plan in plans:
+        for task in plan:
+            order_keys.setdefault(_task_key(task), None)
+    indices = list(range(len(plans)))
+    out = []
+    for n, key in enumerate(order_keys):
+        for index in (indices if n % 2 == 0 else indices[::-1]):
+            if key in keyed[index]:
+                out.append((index, keyed[index][key]))
+    return out
+
+
+def output_folders(labels: list[str]) -> list[str]:
+    """A safe, distinct folder name per label (labels may hold any text)."""
+    folders = []
+    for label in labels:
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "env"
+        if name in folders:
+            raise StackprofError(f"labels must be distinct: '{label}' names the same folder as another; "
+                                 "use --label to name each --python")
+        folders.append(name)
+    return folders
+
+
+def _task_key(task) -> str:
+    return task.probe + " " + json.dumps(task.args, sort_keys=True, default=str)
+
+
+def _args_text(args: dict) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(args.items()) if not isinstance(v, (dict, list)))[:80]
+
+
+def _prefixed(echo: Echo, label: str):
+    return lambda message: echo(f"[{label}] {message}")
+
+
+def _jsonable(value) -> bool:
+    try:
+        json.dumps(value)
+        return True
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,91 @@
+"""Verdict logic: ratio of medians, bootstrap interval, Mann-Whitney U, minimum effect, noisy."""
+from __future__ import annotations
+
+import pytest
+
+from stackprof.compare.verdicts import ALPHA, MIN_EFFECT, compare_records
+
+from .builders import measured_samples, record, samples
+
+
+def test_real_matmul_timings_bigger_problem_is_slower():
+    # Same id and metadata, but B times a 1.7x larger matmul: a real, large slowdown.
+    a = record(samples_s=measured_samples(160))
+    b = record(samples_s=measured_samples(192))
+    out = compare_records(a, b)
+    assert out["verdict"] == "slower", out["reason"]
+    assert out["speedup"] < 1 / (1 + MIN_EFFECT)
+    assert out["p_value"] < ALPHA
+    lo, hi = out["speedup_ci"]
+    assert lo <= out["speedup"] <= hi
+
+
+def test_faster_with_interval_and_direction_higher():
+    out = compare_records(record(samples_s=samples(0.010, seed=1)), record(samples_s=samples(0.008, seed=2)))
+    assert out["verdict"] == "faster"
+    assert out["speedup"] == pytest.approx(1.25, rel=0.03)
+    assert out["ratio"] == out["speedup"]                    # GFLOP/s: higher is better, ratio = speedup
+    assert out["speedup_ci"][0] > 1 + MIN_EFFECT
+
+
+def test_direction_lower_restates_ratio_in_the_unit():
+    kw = dict(unit="us", direction="lower", op="launch", work={"flops": None, "bytes": None})
+    out = compare_records(record("launch/torch/cpu/fp32/empty", samples(2e-5, seed=1), **kw),
+                          record("launch/torch/cpu/fp32/empty", samples(1e-5, seed=2), **kw))
+    assert out["verdict"] == "faster"                          # half the time
+    assert out["ratio"] == pytest.approx(0.5, rel=0.03)       # the latency ratio B/A
+    assert out["ratio_ci"][1] < 1
+
+
+def test_same_when_difference_is_below_the_minimum_effect_even_if_significant():
+    a = record(samples_s=samples(0.010, n=200, spread=0.005, seed=1))
+    b = record(samples_s=samples(0.0098, n=200, spread=0.005, seed=2))   # 2 % faster, clearly significant
+    out = compare_records(a, b)
+    assert out["p_value"] < ALPHA
+    assert out["verdict"] == "same"
+
+
+def test_identical_distributions_are_same():
+    out = compare_records(record(samples_s=samples(0.01, seed=3)), record(samples_s=samples(0.01, seed=4)))
+    assert out["verdict"] == "same"
+
+
+def test_noisy_when_a_side_spreads_and_interval_straddles_threshold():
+    a = record(samples_s=samples(0.010, n=12, spread=0.01, seed=1))
+    b = record(samples_s=samples(0.0095, n=12, spread=0.25, seed=2))
+    out = compare_records(a, b)
+    assert out["b"]["noisy"] and not out["a"]["noisy"]
+    assert out["verdict"] == "noisy", out["reason"]
+    assert "IQR/median" in out["reason"]
+
+
+def test_large_change_with_too_few_samples_is_noisy_not_faster():
+    out = compare_records(record(samples_s=samples(0.010, n=3, seed=1)), record(samples_s=samples(0.007, n=3, seed=2)))
+    assert out["verdict"] == "noisy"
+    assert "too few samples" in out["reason"]
+
+
+@pytest.mark.parametrize("field,value,word", [
+    ("method", {"name": "gemm", "version": "2"}, "method"),
+    ("shape", {"m": 256, "n": 256, "k": 256}, "shape"),
+    ("dtype", "fp64", "dtype"),
+    ("unit", "TFLOP/s", "unit"),
+])
+def test_not_comparable(field, value, word):
+    out = compare_records(record(), record(**{field: value}))
+    assert out["verdict"] == "not_comparable"
+    assert word in out["reason"]
+    assert out["speedup"] is None
+
+
+def test_failed_and_skipped_on_one_side():
+    failed = compare_records(record(), record(status="failed", reason="wrong result", samples_s=[]))
+    assert failed["verdict"] == "failed" and "failed in B: wrong result" in failed["reason"]
+    skipped = compare_records(record(status="skipped", reason="no CUDA device", samples_s=[]), record())
+    assert skipped["verdict"] == "skipped" and "skipped in A" in skipped["reason"]
+
+
+def test_missing_and_no_samples():
+    assert compare_records(record(), None)["verdict"] == "missing"
+    out = compare_records(record(samples_s=[]), record())
+    assert out["verdict"] == "not_comparable" and "no raw samples" in out["reason"]

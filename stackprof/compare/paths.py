@@ -65,8 +65,9 @@ def _walk(node, path: str, out: dict) -> None:
 
 
 def _item_keys(path: str, items: list[dict]) -> list[str]:
-    """Stable keys for a list of records: a library by its API, a device by its index, else its name."""
-    if path.endswith("native_libs.libraries"):
+    """Stable keys for a list of records: a native library by its API (blas:openblas), a device by its
+    index, else its name, else its position."""
+    if all("internal_api" in i for i in items):     # native libraries (threadpoolctl records)
         raw = [f"{i.get('user_api') or '?'}:{i.get('internal_api') or i.get('prefix') or '?'}" for i in items]
     else:
         field = next((f for f in ("index", "name", "id") if all(f in i for i in items)

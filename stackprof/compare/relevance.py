@@ -24,7 +24,7 @@ def _env(*names: str) -> tuple[str, ...]:
 GROUPS = {g.name: g for g in (
     FactGroup("hardware", "different hardware", (), ()),     # filled from envdiff.HARDWARE
     FactGroup("blas", "BLAS/LAPACK library, its version and kernel architecture", ("A1", "A5", "A6", "A7", "A10"),
-              ("native_libs.libraries[blas*", "numpy.blas*", "numpy.lapack*", "numpy.scipy.blas*",
+              ("native_libs.libraries[blas*", "numpy.blas*", "numpy.lapack*", "numpy.runtime_blas*", "numpy.scipy.blas*",
                "numpy.scipy.lapack*", "packages[scipy-openblas*", "packages[mkl*", "packages[openblas*",
                "packages[intel-openmp*", "packages[blis*", "packages[flexiblas*", "torch.config.mkl_version",
                "torch.config.build_settings.BLAS_INFO", "torch.config.build_settings.LAPACK_INFO",
@@ -44,7 +44,8 @@ GROUPS = {g.name: g for g in (
               + _env("ATEN_CPU_CAPABILITY", "DNNL_MAX_CPU_ISA", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS",
                      "NPY_DISABLE_CPU_FEATURES", "NPY_ENABLE_CPU_FEATURES")),
     FactGroup("numpy_build", "numpy release and build", ("A1",),
-              ("numpy.version", "numpy.installed", "packages[numpy]", "packages[scipy]", "numpy.scipy.version")),
+              ("numpy.version", "numpy.installed", "numpy.compilers*", "numpy.build_machine*", "packages[numpy]",
+               "packages[scipy]", "numpy.scipy.version")),
     FactGroup("torch_build", "PyTorch release and build configuration", ("C7", "C9"),
               ("torch.version", "torch.local_version", "torch.git_version", "torch.debug", "torch.installed",
                "torch.config*", "packages[torch]")),
@@ -55,10 +56,11 @@ GROUPS = {g.name: g for g in (
               ("system.cpu.governor", "system.cpu.scaling_driver", "system.cpu.max_mhz", "system.cpu.numa_nodes",
                "system.cpu.hybrid*", "system.cpu.threads_per_core", "system.cgroup*", "system.container*")),
     FactGroup("memory", "memory allocation: transparent huge pages, allocator", ("B7",),
-              ("system.thp*", "system.memory.total_bytes")
+              ("system.thp*", "system.memory.total_bytes", "numpy.madvise_hugepage")
               + _env("NUMPY_MADVISE_HUGEPAGE", "THP_MEM_ALLOC_ENABLE", "MALLOC_*", "LD_PRELOAD")),
     FactGroup("cuda_stack", "CUDA runtime, cuDNN and PyTorch GPU settings", ("C1", "C2", "C4", "C5", "C6", "F6", "F9"),
               ("torch.cuda*", "torch.backends*", "torch.hip_version", "torch.triton*", "torch.compile*",
+               "native_libs.cuda_libraries*",
                "packages[nvidia-*", "packages[triton]", "tensorflow.build_info*", "jax.backend", "jax.jaxlib_version")
               + _env("CUDA_*", "CUBLAS_*", "CUBLASLT_*", "NVIDIA_TF32_OVERRIDE", "TORCH_CUDNN_*", "PYTORCH_*",
                      "TORCH_ALLOW_TF32_*")),

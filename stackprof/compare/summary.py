@@ -1,8 +1,8 @@
 """Terminal summary of a Comparison: what differs, the verdict per benchmark and its explanation."""
 from __future__ import annotations
 
-from stackprof.compare.text import (VERDICT_MARK, absent_text, VERDICT_TEXT, change_text, collapse_groups, counts_text,
-                                    fact_change, interval_text, run_name, short_path, side_letter, value_text)
+from stackprof.compare.text import (VERDICT_MARK, absent_text, excerpts, VERDICT_TEXT, change_text, collapse_groups, counts_text,
+                                    fact_change, interval_text, run_name, short_path, side_letter)
 
 MAX_ENV_ROWS = 40
 
@@ -39,8 +39,7 @@ def _environment(comparison: dict) -> list[str]:
         for e in rows:
             if shown >= MAX_ENV_ROWS:
                 break
-            gone = absent_text(e["path"])
-            values = " | ".join(value_text(v, p, 40, gone) for v, p in zip(e["values"], e["present"]))
+            values = " | ".join(excerpts(e["values"], e["present"], 40, absent_text(e["path"])))
             lines.append(f"    {short_path(e['path'], section['name'])}: {values}")
             shown += 1
         for title, _ in bundles:

@@ -34,6 +34,33 @@ def value_text(value, present: bool = True, limit: int | None = 120, absent: str
     return text
 
 
+def excerpts(values: list, present: list[bool], limit: int = 60, absent: str = ABSENT_TEXT) -> list[str]:
+    """The values as text of at most ``limit`` characters, cut where they differ: two long build
+    strings that share their first 80 characters are shown from just before the first difference."""
+    texts = [value_text(v, p, None, absent) for v, p in zip(values, present)]
+    if max(len(t) for t in texts) <= limit:
+        return texts
+    shown = [t for t, p in zip(texts, present) if p]
+    common = len(_common_prefix(shown)) if len(shown) > 1 else 0
+    start = max(0, common - limit // 4) if common > limit // 2 else 0
+    out = []
+    for text, p in zip(texts, present):
+        if not p:
+            out.append(text)
+            continue
+        piece = ("…" if start else "") + text[start:]
+        out.append(piece if len(piece) <= limit else piece[: limit - 1] + "…")
+    return out
+
+
+def _common_prefix(texts: list[str]) -> str:
+    first, last = min(texts), max(texts)
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    return first[:n]
+
+
 def short_path(path: str, section: str) -> str:
     """The path without its section prefix (env_vars.vars.X → X; packages[numpy] → numpy)."""
     if section == "env_vars" and path.startswith("env_vars.vars."):
@@ -67,10 +94,8 @@ def absent_text(path: str) -> str:
 
 def fact_change(fact: dict) -> str:
     """'path: a → b' for an attributed fact or a what-changed entry."""
-    present = fact.get("present", [True, True])
-    gone = absent_text(fact["path"])
-    return (f"{fact['path']}: {value_text(fact.get('a'), present[0], 60, gone)} → "
-            f"{value_text(fact.get('b'), present[1], 60, gone)}")
+    a, b = excerpts([fact.get("a"), fact.get("b")], fact.get("present", [True, True]), 60, absent_text(fact["path"]))
+    return f"{fact['path']}: {a} → {b}"
 
 
 def run_name(run: dict) -> str:

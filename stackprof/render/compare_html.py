@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, change_text, collapse_groups,
+from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, excerpts, change_text, collapse_groups,
                                     counts_text, interval_text, short_path, side_letter, value_text)
 from stackprof.render import fmt
 from stackprof.render.escape import plotly_text
@@ -82,7 +82,7 @@ def _env_view(comparison: dict, letters: list[str]) -> dict:
 
 def _env_row(entry: dict, section: str) -> EnvRow:
     return EnvRow(short_path(entry["path"], section),
-                  [_cell(v, p, entry["path"]) for v, p in zip(entry["values"], entry["present"])],
+                  excerpts(entry["values"], entry["present"], 300, absent_text(entry["path"])),
                   [not p for p in entry["present"]], entry["hardware"])
 
 

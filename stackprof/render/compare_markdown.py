@@ -3,7 +3,7 @@ verdict per benchmark with its explanation, the environment diff. Every value fr
 through escape.md_code / md_text, so nothing in it is interpreted as markup, a link or a mention."""
 from __future__ import annotations
 
-from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, change_text, collapse_groups,
+from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, excerpts, change_text, collapse_groups,
                                     counts_text, interval_text, short_path, side_letter, value_text)
 from stackprof.render.escape import md_code, md_text
 
@@ -133,7 +133,8 @@ def _env_table(entries: list[dict], section: str, letters: list[str]) -> list[st
         return []
     out = ["| fact | " + " | ".join(letters) + " |", "|---|" + "---|" * len(letters)]
     for e in entries:
-        cells = " | ".join(_val(v, p, e["path"]) for v, p in zip(e["values"], e["present"]))
+        texts = excerpts(e["values"], e["present"], 120, absent_text(e["path"]))
+        cells = " | ".join(md_code(t, limit=None) if p else f"*{md_text(t)}*" for t, p in zip(texts, e["present"]))
         out.append(f"| {md_code(short_path(e['path'], section))} | {cells} |")
     return out + [""]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from stackprof.compare.envdiff import pair_entries
 from stackprof.compare.paths import matches
 from stackprof.compare.relevance import groups_for
+from stackprof.compare.text import side_letter
 
 SIGNIFICANT = ("faster", "slower")
 MAX_FACTS = 12
@@ -23,10 +24,11 @@ def attribute(pair_benchmarks: list[dict], env_diff: dict, run_a, run_b, a: int,
         if bench["verdict"] not in SIGNIFICANT:
             bench["attribution"] = None
             continue
-        bench["attribution"] = _explain(bench, entries, hardware, run_a, run_b, a, b, titles)
+        bench["attribution"] = _explain(bench, entries, hardware, (run_a, run_b), (a, b), titles)
 
 
-def _explain(bench, entries, hardware, run_a, run_b, a, b, titles) -> dict:
+def _explain(bench, entries, hardware, runs, sides, titles) -> dict:
+    a, b = sides
     facts, seen = [], set()
     if hardware:
         for e in hardware:
@@ -43,7 +45,7 @@ def _explain(bench, entries, hardware, run_a, run_b, a, b, titles) -> dict:
             matched_groups.append({"name": group.name, "title": group.title,
                                    "causes": [{"id": c, "title": titles.get(c)} for c in group.causes]})
     causes = {c for group in groups for c in group.causes}
-    findings = _differing_findings(bench, run_a, run_b, causes, titles)
+    findings = _differing_findings(bench, runs, sides, causes, titles)
     explained = bool(facts or findings)
     return {
         "explained": explained,
@@ -62,12 +64,13 @@ def _fact(entry: dict, a: int, b: int, group: str, why: str) -> dict:
             "present": [entry["present"][a], entry["present"][b]], "group": group, "why": why}
 
 
-def _differing_findings(bench: dict, run_a, run_b, causes: set[str], titles: dict) -> list[dict]:
+def _differing_findings(bench: dict, runs, sides, causes: set[str], titles: dict) -> list[dict]:
     """Findings present in one run only that name this benchmark or one of its causes."""
+    run_a, run_b = runs
     ids_a = {f.get("id") for f in run_a.findings if isinstance(f, dict)}
     ids_b = {f.get("id") for f in run_b.findings if isinstance(f, dict)}
     out = []
-    for side, run, other in (("A", run_a, ids_b), ("B", run_b, ids_a)):
+    for side, run, other in ((side_letter(sides[0]), run_a, ids_b), (side_letter(sides[1]), run_b, ids_a)):
         for f in run.findings:
             if not isinstance(f, dict) or f.get("id") in other:
                 continue

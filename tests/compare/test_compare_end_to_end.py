@@ -1,0 +1,127 @@
+"""End to end, real environments through the real CLI: one numpy venv, run twice side by side.
+
+- differing: the same venv with OpenBLAS's kernel choice pinned to Haswell (AVX2, this machine's
+  default environment) against a wrapper interpreter that lets OpenBLAS pick its own kernels (AVX-512
+  SkylakeX on this CPU; on a CPU without AVX-512 the wrapper pins Prescott, OpenBLAS's SSE3 kernels, so
+  the environments still differ in one runtime choice). The GEMM verdict must be significant and
+  attributed to the kernel architecture and OPENBLAS_CORETYPE.
+- same: the venv twice, interleaved: no benchmark may come out faster or slower.
+Only the wrapper's child process sees the changed variable; this process's environment is untouched.
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from conftest import make_venv
+from tests.browser.chromium import chromium_available, open_html
+
+pytestmark = pytest.mark.slow
+
+ARCH = "native_libs.libraries[blas:openblas].architecture"
+CORETYPE = "env_vars.vars.OPENBLAS_CORETYPE"
+
+
+def _cpu_has_avx512() -> bool:
+    try:
+        return " avx512f" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def numpy_venv() -> Path:
+    """numpy + threadpoolctl, so that OpenBLAS reports the kernel architecture it chose."""
+    return make_venv("numpy-tpc", ["numpy", "threadpoolctl"])
+
+
+@pytest.fixture(scope="module")
+def own_kernels_python(numpy_venv, tmp_path_factory) -> Path:
+    wrapper = tmp_path_factory.mktemp("wrapper") / "python"
+    change = "unset OPENBLAS_CORETYPE" if _cpu_has_avx512() else "export OPENBLAS_CORETYPE=Prescott"
+    wrapper.write_text(f'#!/bin/sh\n{change}\nexec "{numpy_venv}" "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    return wrapper
+
+
+def _run_pair(cli, out: Path, a: Path, b: Path, labels=("a", "b")) -> dict:
+    env = {"OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "Haswell")}
+    proc = cli("run", "--quick", "--no-verify", "--python", a, "--python", b, "--label", labels[0],
+               "--label", labels[1], "-o", out, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for name in ("comparison.json", "comparison.md", "comparison.html", f"{labels[0]}/run.json",
+                 f"{labels[1]}/run.json", f"{labels[0]}/report.html"):
+        assert (out / name).is_file(), name
+    return json.loads((out / "comparison.json").read_text())
+
+
+def _numpy_gemm(doc: dict) -> list[dict]:
+    rows = [b for b in doc["pairs"][0]["benchmarks"] if b["op"] == "gemm" and b["framework"] == "numpy"]
+    assert rows, "no numpy GEMM benchmark in the runs"
+    return rows
+
+
+@pytest.fixture(scope="module")
+def differing(numpy_venv, own_kernels_python, tmp_path_factory, stackprof_cli_module):
+    out = tmp_path_factory.mktemp("differing")
+    return out, _run_pair(stackprof_cli_module, out, numpy_venv, own_kernels_python, ("pinned", "own"))
+
+
+@pytest.fixture(scope="module")
+def stackprof_cli_module():
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[2]
+
+    def run(*args, env=None, timeout=600):
+        return subprocess.run([sys.executable, "-m", "stackprof", *map(str, args)], capture_output=True,
+                              text=True, env=dict(os.environ, **(env or {})), timeout=timeout, cwd=root)
+    return run
+
+
+def test_differing_kernel_choice_is_a_significant_attributed_gemm_difference(differing):
+    out, doc = differing
+    diff = {e["path"]: e["values"] for s in doc["environment_diff"]["sections"] for e in s["differing"]}
+    assert diff[ARCH][0] == "Haswell" and diff[ARCH][1] != "Haswell", diff.get(ARCH)
+    assert diff[CORETYPE][0] == "Haswell"
+    assert doc["same_hardware"]
+    significant = [b for b in _numpy_gemm(doc) if b["verdict"] in ("faster", "slower")]
+    assert significant, [(b["id"], b["verdict"], b["reason"]) for b in _numpy_gemm(doc)]
+    for bench in significant:
+        assert bench["p_value"] < doc["method"]["test"]["alpha"]
+        assert abs(bench["speedup"] - 1) >= doc["method"]["min_effect"]
+        paths = {f["path"] for f in bench["attribution"]["facts"]}
+        assert {ARCH, CORETYPE} <= paths, paths
+        assert bench["attribution"]["explained"] and not bench["attribution"]["hardware_first"]
+
+
+def test_compare_command_on_the_written_runs_agrees(differing, stackprof_cli_module, tmp_path):
+    out, doc = differing
+    proc = stackprof_cli_module("compare", out / "pinned" / "run.json", out / "own" / "report.html",
+                                "-o", tmp_path, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    again = json.loads(proc.stdout)
+    assert [(b["id"], b["verdict"]) for b in again["pairs"][0]["benchmarks"]] == \
+           [(b["id"], b["verdict"]) for b in doc["pairs"][0]["benchmarks"]]
+    assert "SkylakeX" in proc.stdout or "Prescott" in proc.stdout
+
+
+def test_comparison_html_of_real_runs_renders_offline(differing):
+    reason = chromium_available()
+    if reason:
+        pytest.skip(reason)
+    out, _ = differing
+    result = open_html(out / "comparison.html", screenshot="test-artifacts/comparison-real.png")
+    result.assert_rendered(min_charts=1)
+
+
+def test_same_environment_twice_is_same_for_every_benchmark_not_noisy(numpy_venv, tmp_path, stackprof_cli_module):
+    doc = _run_pair(stackprof_cli_module, tmp_path, numpy_venv, numpy_venv)
+    assert doc["environment_diff"]["same_hardware"]
+    verdicts = [(b["id"], b["verdict"], b["reason"]) for b in doc["pairs"][0]["benchmarks"]]
+    assert not [v for v in verdicts if v[1] in ("faster", "slower")], verdicts
+    assert any(b["verdict"] == "same" for b in _numpy_gemm(doc)), verdicts

@@ -2,6 +2,7 @@
 attribution. Every run is compared with the first one (the baseline). See docs/schema-comparison.md."""
 from __future__ import annotations
 
+import re
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
@@ -110,28 +111,33 @@ _CHANGE_PRIORITY = ("system", "gpus", "native_libs", "env_vars", "numpy", "torch
 
 def what_changed(env_diff: dict, a: int, b: int, limit: int = 6) -> list[dict]:
     """A few headline differences between two runs (PTS auto-titles a comparison the same way).
-    Facts that only one run has are counted per section ("torch: 14 facts only in B"), not listed."""
+    Facts that only one run has are counted per section ("torch.*: 14 facts only in B"), not listed."""
     entries = pair_entries(env_diff, a, b)
-    both = [e for e in entries if e["present"][a] and e["present"][b]]
     one_sided: dict[tuple, list[dict]] = {}
+    candidates = []
     for e in entries:
-        if not (e["present"][a] and e["present"][b]):
-            one_sided.setdefault((e["section"], e["present"][b]), []).append(e)
-
-    def rank(e):
-        sec = _CHANGE_PRIORITY.index(e["section"]) if e["section"] in _CHANGE_PRIORITY else len(_CHANGE_PRIORITY)
-        noise = 1 if e["path"].endswith(("executable", "prefix", "filepath", "direct_url")) else 0
-        return (0 if e["hardware"] else 1, noise, sec)
-
-    picked = [{"path": e["path"], "a": e["values"][a], "b": e["values"][b], "present": [True, True]}
-              for e in sorted(both, key=rank)]
-    for (section, in_b), items in one_sided.items():
-        if len(items) == 1:
-            e = items[0]
-            picked.append({"path": e["path"], "a": e["values"][a] if e["present"][a] else None,
-                           "b": e["values"][b] if e["present"][b] else None,
-                           "present": [e["present"][a], e["present"][b]]})
+        if e["present"][a] and e["present"][b]:
+            candidates.append((e, {"path": e["path"], "a": e["values"][a], "b": e["values"][b],
+                                   "present": [True, True]}))
         else:
-            picked.append({"path": f"{section}.*", "count": len(items), "only_in": side_letter(b if in_b else a),
-                           "a": None, "b": None, "present": [not in_b, in_b]})
-    return picked[:limit]
+            one_sided.setdefault((e["section"], e["present"][b]), []).append(e)
+    for (section, in_b), items in one_sided.items():
+        e = items[0]
+        if len(items) == 1:
+            candidates.append((e, {"path": e["path"], "a": e["values"][a] if e["present"][a] else None,
+                                   "b": e["values"][b] if e["present"][b] else None,
+                                   "present": [e["present"][a], e["present"][b]]}))
+        else:
+            candidates.append((e, {"path": f"{section}.*", "count": len(items), "only_in": side_letter(b if in_b else a),
+                                   "a": None, "b": None, "present": [not in_b, in_b]}))
+
+    def rank(item):
+        e, shown = item
+        sec = _CHANGE_PRIORITY.index(e["section"]) if e["section"] in _CHANGE_PRIORITY else len(_CHANGE_PRIORITY)
+        return (0 if e["hardware"] else 1, 1 if _BOOKKEEPING.search(e["path"]) else 0, sec, "count" in shown)
+
+    return [shown for _, shown in sorted(candidates, key=rank)[:limit]]
+
+
+# Facts that differ as a consequence of others (paths, counters): last in "what changed".
+_BOOKKEEPING = re.compile(r"(executable|prefix|filepath|direct_url|path|\.count|locations.*|installers.*)$")

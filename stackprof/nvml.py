@@ -57,7 +57,7 @@ class _Reader:
         base = getattr(nv, "NVMLError", None)
         self.nvml_error = base if isinstance(base, type) else Exception
 
-    def __call__(self, label: str, name: str, *args):
+    def __call__(self, label: str, name: str, *args, also_quiet: tuple[str, ...] = ()):
         fn = getattr(self.nv, name, None)
         if fn is None:
             return None                      # this nvidia-ml-py predates the function
@@ -66,6 +66,8 @@ class _Reader:
         except self.quiet:
             return None
         except self.nvml_error as exc:
+            if type(exc).__name__ in also_quiet:
+                return None
             self.errors.append(f"{label}: {name}: {_message(exc)}")
             return None
 
@@ -150,9 +152,10 @@ def _nvlink(nv, read: _Reader, label: str, h) -> dict | None:
     links = getattr(nv, "NVML_NVLINK_MAX_LINKS", 18)
     states = []
     for link in range(links):
-        state = read(f"{label}.nvlink{link}", "nvmlDeviceGetNvLinkState", h, link)
+        state = read(f"{label}.nvlink{link}", "nvmlDeviceGetNvLinkState", h, link,
+                     also_quiet=("NVMLError_InvalidArgument",))
         if state is None:
-            break                            # no such link (or no NVLink at all)
+            break                            # past the last link (or no NVLink at all)
         states.append(bool(state))
     if not states:
         return None

@@ -156,7 +156,8 @@ def _cuda(torch, config, guard):
         "available": available,
         "device_count": count,
         "arch_list": arch_list,
-        "built_arch_flags": config.get("nvcc_arch_flags") or _arch_flags(config),
+        "built_arch_flags": config.get("nvcc_arch_flags"),
+        "built_archs": _built_archs(config),
         "cudnn_version": guard("cudnn.version", cudnn.version) if cudnn_available else None,
         "cudnn_built_version": config["build_settings"].get("CUDNN_VERSION"),
         "nccl_version": _nccl(torch) if built else None,
@@ -197,8 +198,9 @@ def arch_match(capability, arch_list):
     return "none" if (sass or ptx) else None       # None: not a CUDA arch list (ROCm gfx…)
 
 
-def _arch_flags(config):
-    flags = config["build_settings"].get("CUDA_FLAGS") or ""
+def _built_archs(config):
+    """Targets in the NVCC flags line (needs a GPU) or the CUDA_FLAGS build setting."""
+    flags = (config.get("nvcc_arch_flags") or "") + " " + (config["build_settings"].get("CUDA_FLAGS") or "")
     archs = sorted(set(re.findall(r"code=((?:sm|compute)_\d+[a-z]?)", flags)))
     return archs or None
 

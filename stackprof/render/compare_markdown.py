@@ -3,7 +3,7 @@ verdict per benchmark with its explanation, the environment diff. Every value fr
 through escape.md_code / md_text, so nothing in it is interpreted as markup, a link or a mention."""
 from __future__ import annotations
 
-from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, excerpts, change_text, collapse_groups,
+from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, excerpts, facts_differ, change_text, collapse_groups,
                                     counts_text, interval_text, short_path, side_letter, value_text)
 from stackprof.render.escape import md_code, md_text
 
@@ -110,7 +110,7 @@ def _environment(comparison: dict) -> list[str]:
     runs = comparison["runs"]
     letters = [side_letter(i) for i in range(len(runs))]
     out = ["## Environment differences", "",
-           f"{diff['differing_count']} facts differ, {diff['identical_count']} are identical and hidden. Volatile "
+           f"{facts_differ(diff['differing_count'])}, {diff['identical_count']} are identical and hidden. Volatile "
            "facts (current clocks, temperatures, available memory, timings) are excluded.", ""]
     if not diff["differing_count"]:
         return out + ["The environments are identical in every recorded fact.", ""]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 
 # C0/C1 controls, DEL, and the bidi/line-separator characters that can reorder or hide text.
@@ -63,16 +64,20 @@ def md_code(text: object, limit: int | None = 200, table: bool = True) -> str:
     fence = "`" * (longest + 1)
     if value.startswith("`") or value.endswith("`") or (value.startswith(" ") and value.endswith(" ")):
         value = f" {value} "
-    if table:
-        value = value.replace("|", "\\|")
+    if table:   # GFM splits cells first: a pipe must follow an odd number of backslashes
+        value = re.sub(r"(\\*)\|", lambda m: m.group(1) + "\\" * (len(m.group(1)) % 2) + "\\|", value)
     return f"{fence}{value}{fence}"
 
 
 def json_for_script(data: object, indent: int | None = None) -> str:
     """JSON that is safe inside ``<script type="application/json">``: no ``<``, ``>`` or ``&`` appear
     literally (they become \\u003c \\u003e \\u0026), so no string can close the script element."""
-    text = json.dumps(data, indent=indent, ensure_ascii=False, allow_nan=False, default=str,
-                      separators=(",", ":") if indent is None else None)
+    options = dict(indent=indent, ensure_ascii=False, allow_nan=False, default=str,
+                   separators=(",", ":") if indent is None else None)
+    try:
+        text = json.dumps(data, **options)
+    except ValueError:          # NaN/Infinity (a hand-edited document): not JSON, written as null
+        text = json.dumps(_finite(data), **options)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -81,3 +86,13 @@ def plotly_text(text: object, limit: int = 80) -> str:
     the markup characters are given as entities (plotly displays them as the characters)."""
     value = one_line(text, limit)
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _finite(data: object) -> object:
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_finite(v) for v in data]
+    return data

@@ -40,8 +40,8 @@ def environment():
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(reports_dir() / "templates")),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(num=fmt.num, pct=fmt.pct, pvalue=fmt.pvalue, ratio=fmt.ratio, nbytes=fmt.nbytes, fact=fmt.fact,
-                       token=_css_token, component_row=_component_row)
+    env.filters.update(num=fmt.num, pct=fmt.pct, pvalue=fmt.pvalue, ratio=fmt.ratio, nbytes=fmt.nbytes,
+                       fact=fmt.fact, token=_css_token, component_row=_component_row)
     env.globals.update(figure_json=lambda fig: Markup(json_for_script(fig.spec)),
                        verdicts=summary.VERDICTS, tool_version=__version__)
     return env
@@ -80,19 +80,48 @@ def page(title: str, sections: list[Section], *, subtitle: str = "", figures: li
                        embedded=embedded)
 
 
-def render(run) -> str:
+MAX_BYTES = 2_000_000      # a report must stay attachable and quick to open
+SAMPLE_DIGITS = 7          # significant digits kept in samples_s when the full ones do not fit
+
+
+def render(run, max_bytes: int = MAX_BYTES) -> str:
+    """The report page. If the page would exceed ``max_bytes``, the embedded copy of the Run keeps
+    its raw timing samples to SAMPLE_DIGITS significant digits (below the timer's resolution for
+    calls under 10 ms; far below the noise otherwise), and the page says so."""
+    page_html = _report(run, run.to_dict(), size_note="")
+    if len(page_html.encode("utf-8")) <= max_bytes:
+        return page_html
+    page_html = _report(run, compact_samples(run.to_dict()), size_note=(
+        f"To keep this file under {max_bytes / 1e6:g} MB, the embedded Run's raw timing samples are "
+        f"rounded to {SAMPLE_DIGITS} significant digits (run.json has them in full)."))
+    if len(page_html.encode("utf-8")) > max_bytes:
+        page_html = _report(run, compact_samples(run.to_dict()), size_note=(
+            f"This report is larger than {max_bytes / 1e6:g} MB even with rounded samples: "
+            f"the run has {len(run.benchmarks)} benchmarks."))
+    return page_html
+
+
+def compact_samples(doc: dict) -> dict:
+    for record in doc.get("benchmarks") or []:
+        if isinstance(record, dict) and isinstance(record.get("samples_s"), list):
+            record["samples_s"] = [float(f"{v:.{SAMPLE_DIGITS}g}") if fmt.is_num(v) else v
+                                   for v in record["samples_s"]]
+    return doc
+
+
+def _report(run, embedded_doc: dict, size_note: str) -> str:
     figs = figures_mod.benchmark_figures(run)
+    timings, options, target = (x if isinstance(x, dict) else {} for x in (run.timings, run.options, run.target))
     meta = [(k, v) for k, v in (
         ("created", run.created_utc), ("stackprof", (run.tool or {}).get("version")),
-        ("mode", (run.options or {}).get("mode")), ("python", (run.target or {}).get("python")),
-        ("wall time", fmt.seconds((run.timings or {}).get("total_s")) if (run.timings or {}).get("total_s")
-         else None)) if v]
+        ("mode", options.get("mode")), ("python", target.get("python")),
+        ("wall time", fmt.seconds(timings.get("total_s")) if timings.get("total_s") else None)) if v]
     errors = [[str(e.get(k, "")) for k in ("stage", "source", "kind", "message")]
               for e in run.errors if isinstance(e, dict)]
     bench_rows = summary.benchmark_rows(run)
     return render_page(
         "report.html.j2", title=f"stackprof report — {run.label}", figures=figs,
-        embedded={EMBED_ID: run.to_dict()}, run=run, head=summary.headline(run),
+        embedded={EMBED_ID: embedded_doc}, run=run, head=summary.headline(run),
         essentials=summary.essentials(run), findings=summary.ranked_findings(run), bench_rows=bench_rows,
         bench_counts=summary.count_by_status(bench_rows), env_views=envtables.section_views(run.environment),
-        errors=errors, meta=meta)
+        errors=errors, meta=meta, size_note=size_note)

@@ -3,6 +3,8 @@ rest in <details> blocks. Always under GitHub's 65,536-character limit: details 
 cut with a note. Environment values are code spans, prose is backslash-escaped (escape.py)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from stackprof.render import envtables, fmt, summary
 from stackprof.render.escape import md_code, md_html, md_text
 
@@ -18,11 +20,42 @@ def size(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+@dataclass
+class _Block:
+    """A <details> block whose rows may be cut; ``note`` is formatted with the number cut."""
+    head: str
+    rows: list[str]
+    tail: str
+    name: str
+    note: str
+
+    @property
+    def full_size(self) -> int:
+        return size(self.head) + sum(size(r) for r in self.rows) + size(self.tail)
+
+    def fitted(self, room: int) -> str | None:
+        if self.full_size <= room:
+            return self.head + "".join(self.rows) + self.tail
+        room -= size(self.head) + size(self.tail) + size(self.note) + 12
+        kept, used = [], 0
+        for row in self.rows:
+            if used + size(row) > room:
+                break
+            kept.append(row)
+            used += size(row)
+        if not kept and self.rows:
+            return None
+        cut = len(self.rows) - len(kept)
+        return self.head + "".join(kept) + (self.note.format(n=cut) if cut else "") + self.tail
+
+
 class _Doc:
-    """Parts appended while they fit the budget; what does not fit is counted for the final note."""
+    """The top parts in order, then the detail blocks sharing what is left of the budget fairly
+    (each gets an equal share; what small blocks do not use goes to the large ones)."""
 
     def __init__(self, budget: int) -> None:
         self.parts: list[str] = []
+        self.blocks: list[_Block] = []
         self.budget = budget
         self.left_out: list[str] = []
 
@@ -30,27 +63,40 @@ class _Doc:
     def used(self) -> int:
         return sum(size(p) for p in self.parts)
 
-    def add(self, text: str, name: str = "") -> bool:
+    def add(self, text: str, name: str = "") -> None:
         if self.used + size(text) > self.budget:
             self.left_out.append(name or "a section")
-            return False
-        self.parts.append(text)
-        return True
+        else:
+            self.parts.append(text)
 
-    def add_rows(self, head: str, rows: list[str], tail: str, name: str, note: str) -> None:
-        """A block whose rows are cut to what fits, with ``note`` (formatted with the count) after."""
-        room = self.budget - self.used - size(head) - size(tail) - size(note) - 40
-        kept, used = [], 0
-        for row in rows:
-            if used + size(row) > room:
-                break
-            kept.append(row)
-            used += size(row)
-        if not kept and rows:
-            self.left_out.append(name)
-            return
-        cut = len(rows) - len(kept)
-        self.parts.append(head + "".join(kept) + (note.format(n=cut) if cut else "") + tail)
+    def details(self, head: str, rows: list[str], tail: str, name: str, note: str) -> None:
+        self.blocks.append(_Block(head, rows, tail, name, note))
+
+    def finish(self) -> str:
+        shares = _water_fill([b.full_size for b in self.blocks], self.budget - self.used)
+        for block, share in zip(self.blocks, shares):
+            text = block.fitted(share)
+            if text is None:
+                self.left_out.append(block.name)
+            else:
+                self.parts.append(text)
+        return "".join(self.parts)
+
+
+def _water_fill(sizes: list[int], room: int) -> list[int]:
+    shares, left, open_ = [0] * len(sizes), max(room, 0), set(range(len(sizes)))
+    while open_:
+        share = left // len(open_)
+        small = [i for i in open_ if sizes[i] <= share]
+        if not small:
+            for i in open_:
+                shares[i] = share
+            break
+        for i in small:
+            shares[i] = sizes[i]
+            left -= sizes[i]
+            open_.discard(i)
+    return shares
 
 
 def _table(header: list[str]) -> str:
@@ -73,11 +119,11 @@ def render(run, budget: int = BUDGET) -> str:
     doc.add(_headline_numbers(run, bench_rows), "headline numbers")
     if len(findings) > TOP_FINDINGS:
         more = findings[TOP_FINDINGS:]
-        doc.add_rows(f"<details><summary>{len(more)} more findings</summary>\n\n",
+        doc.details(f"<details><summary>{len(more)} more findings</summary>\n\n",
                      [_finding(run, i, v) for i, v in enumerate(more, TOP_FINDINGS + 1)], "</details>\n\n",
                      "more findings", "\n_{n} more findings cut to fit a GitHub comment; see report.html._\n")
     if bench_rows:
-        doc.add_rows(f"<details><summary>All benchmarks ({len(bench_rows)})</summary>\n\n"
+        doc.details(f"<details><summary>All benchmarks ({len(bench_rows)})</summary>\n\n"
                      + _table(["benchmark", "status", "median", "unit", "IQR/median", "n", "% of peak",
                                "% of best", "note"]),
                      [_bench_row(b) for b in bench_rows], "\n</details>\n\n", "benchmark table",
@@ -85,18 +131,19 @@ def render(run, budget: int = BUDGET) -> str:
     for view in envtables.section_views(run.environment):
         _environment_section(doc, view)
     if run.errors:
-        doc.add_rows(f"<details><summary>Errors ({len(run.errors)})</summary>\n\n"
+        doc.details(f"<details><summary>Errors ({len(run.errors)})</summary>\n\n"
                      + _table(["stage", "source", "kind", "message"]),
                      [_row([md_code(e.get(k), 300) for k in ("stage", "source", "kind", "message")])
                       for e in run.errors if isinstance(e, dict)], "\n</details>\n\n", "errors",
                      "\n_{n} more errors cut to fit; see run.json._\n")
+    body = doc.finish()
     footer = ""
     if doc.left_out:
         footer += (f"_Cut to fit a GitHub comment: {md_text(', '.join(doc.left_out), 400)}. "
                    "The attached report.html / run.json have everything._\n\n")
     footer += (f"<sub>stackprof {md_text((run.tool or {}).get('version', '?'))} · run "
                f"{md_code(run.run_id, 40, table=False)} · {md_text(run.created_utc)}</sub>\n")
-    return "".join(doc.parts) + footer
+    return body + footer
 
 
 def _summary_table(run) -> str:
@@ -190,5 +237,5 @@ def _environment_section(doc: _Doc, view: envtables.SectionView) -> None:
         rows += [_row([md_code(cell, 120) if cell else "" for cell in row]) for row in table.rows]
     for key, text in view.texts:
         rows.append(f"\n**{md_code(key, 80, table=False)}**: {md_code(text, 2000, table=False)}\n")
-    doc.add_rows(head, rows, "\n</details>\n\n", f"environment section {view.name}",
+    doc.details(head, rows, "\n</details>\n\n", f"environment section {view.name}",
                  "\n_{n} more rows cut to fit a GitHub comment; see report.html or run.json._\n")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from stackprof.compare.envdiff import pair_entries
 from stackprof.compare.paths import matches
 from stackprof.compare.relevance import groups_for
-from stackprof.compare.text import side_letter
+from stackprof.compare.text import facts_differ, side_letter
 
 SIGNIFICANT = ("faster", "slower")
 MAX_FACTS = 12
@@ -83,7 +83,7 @@ def _differing_findings(bench: dict, runs, sides, causes: set[str], titles: dict
 
 def _text(bench: dict, facts: list[dict], findings: list[dict], hardware: list, differing: int) -> str:
     if hardware:
-        return (f"the runs come from different machines ({len(hardware)} hardware facts differ); "
+        return (f"the runs come from different machines ({facts_differ(len(hardware), 'hardware fact')}); "
                 "hardware is the first explanation")
     if facts:
         top = ", ".join(f["path"] for f in facts[:3])

@@ -11,7 +11,7 @@ from pathlib import Path
 from stackprof import __version__
 from stackprof.compare.attribution import attribute
 from stackprof.compare.envdiff import diff_environments, pair_entries
-from stackprof.compare.text import side_letter
+from stackprof.compare.text import facts_differ, side_letter
 from stackprof.compare.verdicts import VERDICTS, compare_benchmarks, method_text
 from stackprof.errors import DocumentError
 from stackprof.model import Run, check_schema, read_json_document
@@ -60,7 +60,7 @@ def compare_runs(runs: list[Run]) -> dict:
     notes = []
     if not env_diff["same_hardware"]:
         notes.append("These runs come from different machines: "
-                     f"{len(env_diff['hardware_differences'])} hardware facts differ "
+                     f"{facts_differ(len(env_diff['hardware_differences']), 'hardware fact')} "
                      f"({', '.join(env_diff['hardware_differences'][:4])}…). Hardware is the first explanation "
                      "of every difference in speed below.")
     schemas = {r.schema for r in runs}

@@ -1,7 +1,7 @@
 """Terminal summary of a Comparison: what differs, the verdict per benchmark and its explanation."""
 from __future__ import annotations
 
-from stackprof.compare.text import (VERDICT_MARK, absent_text, excerpts, VERDICT_TEXT, change_text, collapse_groups, counts_text,
+from stackprof.compare.text import (VERDICT_MARK, absent_text, excerpts, facts_differ, VERDICT_TEXT, change_text, collapse_groups, counts_text,
                                     fact_change, interval_text, run_name, short_path, side_letter)
 
 MAX_ENV_ROWS = 40
@@ -28,7 +28,7 @@ def _environment(comparison: dict) -> list[str]:
     diff = comparison["environment_diff"]
     runs = comparison["runs"]
     letters = " | ".join(side_letter(i) for i in range(len(runs)))
-    lines = ["", f"Environment: {diff['differing_count']} facts differ, {diff['identical_count']} identical "
+    lines = ["", f"Environment: {facts_differ(diff['differing_count'])}, {diff['identical_count']} identical "
                  f"(volatile facts such as current clocks excluded); values {letters}"]
     shown = 0
     for section in diff["sections"]:

@@ -119,5 +119,9 @@ def collapse_groups(entries: list[dict], threshold: int = 6) -> tuple[list[dict]
     return shown, bundles
 
 
+def facts_differ(n: int, kind: str = "fact") -> str:
+    return f"{n} {kind} differs" if n == 1 else f"{n} {kind}s differ"
+
+
 def side_letter(index: int) -> str:
     return chr(ord("A") + index) if index < 26 else str(index)

@@ -12,7 +12,7 @@ import pytest
 
 from stackprof.target import Target, Task
 
-from .fake_envs import add_conda_record, add_package, bare_venv
+from fake_envs import add_conda_record, add_package, bare_venv
 
 pytestmark = pytest.mark.slow
 

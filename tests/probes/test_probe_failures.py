@@ -11,7 +11,7 @@ import pytest
 from stackprof.collect import FACT_PROBES, TIMEOUT_SCALE_ENV, probe_timeouts
 from stackprof.errors import StackprofError
 
-from .fake_envs import add_package, bare_venv
+from fake_envs import add_package, bare_venv
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from .probe_modules import load_probe
+from probe_modules import load_probe
 
 torch_probe = load_probe("facts.torch")
 DATA = Path(__file__).parent / "data"

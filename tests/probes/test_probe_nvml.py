@@ -12,7 +12,7 @@ from stackprof.collect import collect_facts
 from stackprof.pipeline import finalize, new_run
 from stackprof.target import Target
 
-from . import fake_pynvml
+import fake_pynvml
 
 DEVICE_KEYS = {"index", "name", "uuid", "bus_id", "memory_total_bytes", "clocks", "power", "throttle_reasons",
                "pcie", "persistence_mode", "ecc_enabled", "mig_mode", "temperature_c", "numa_node",

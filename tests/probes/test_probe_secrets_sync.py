@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 from stackprof import redact
 
-from .probe_modules import load_probe
+from probe_modules import load_probe
 
 probe = load_probe("facts._secrets")
 

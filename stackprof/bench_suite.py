@@ -1,0 +1,199 @@
+"""What each mode measures: benchmark families, frameworks, devices and shapes.
+
+--quick  a few representative shapes per family (CPU part sized to finish in ~20 s on 2 cores);
+default  more shapes and dtypes; --full  a MAMF-style GEMM shape sweep (the best result and its
+shape are reported as max achievable) plus the default suite.
+Host memory benchmarks are sized from the last-level cache (STREAM rule: each array >= 4x LLC).
+GPU cases are planned for every capability; the probe skips what the device cannot run
+(probes/bench/gpu_select.py) with the reason.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+
+from stackprof.errors import StackprofError
+from stackprof.paths import probes_dir
+
+FAMILIES = {"gemm": "bench.gemm", "conv": "bench.conv", "attention": "bench.attention",
+            "stream": "bench.stream", "elementwise": "bench.elementwise", "transfer": "bench.transfer",
+            "dispatch": "bench.dispatch", "compile": "bench.mlp_compile"}
+ALIASES = {"conv2d": "conv", "sdpa": "attention", "memory": "stream", "bandwidth": "stream",
+           "h2d": "transfer", "d2h": "transfer", "reduction": "elementwise", "softmax": "elementwise",
+           "launch": "dispatch", "mlp": "compile", "matmul": "gemm"}
+MIB = 1024 * 1024
+DEFAULT_LLC = 64 * MIB          # when the system facts give none: arrays of 256 MiB stay >= 4x
+
+
+@dataclass
+class Group:
+    family: str
+    framework: str
+    device: str
+    cases: list
+    extra: dict = field(default_factory=dict)
+
+
+def normalize_only(only) -> set[str]:
+    if not only:
+        return set(FAMILIES)
+    names = only.split(",") if isinstance(only, str) else list(only)
+    out = set()
+    for name in (n.strip().lower() for n in names):
+        if not name:
+            continue
+        family = ALIASES.get(name, name)
+        if family not in FAMILIES:
+            raise StackprofError(f"unknown benchmark family '{name}' (choose from {', '.join(FAMILIES)})")
+        out.add(family)
+    return out
+
+
+def _gemm(dtype, sizes, variant=None):
+    cases = []
+    for size in sizes:
+        m, n, k = size if isinstance(size, tuple) else (size, size, size)
+        case = {"dtype": dtype, "m": m, "n": n, "k": k}
+        if variant:
+            case["variant"] = variant
+        cases.append(case)
+    return cases
+
+
+def _conv(dtype, shapes, variants=(None,)):
+    return [{"dtype": dtype, "n": n, "c": c, "h": h, "w": h, "k": k, "r": r, "s": r, "stride": st,
+             "pad": r // 2, **({"variant": v} if v else {})}
+            for (n, c, h, k, r, st) in shapes for v in variants]
+
+
+def _host_sizes(environment: dict) -> tuple[int, int]:
+    """(fp64 STREAM elements, elementwise rows of 4096 fp32) for arrays of >= 4x the LLC."""
+    system = environment.get("system") or {}
+    llc = (system.get("cpu") or {}).get("llc_bytes") or DEFAULT_LLC
+    array_bytes = max(4 * llc, 64 * MIB)
+    available = (system.get("memory") or {}).get("available_bytes")
+    if available:                       # three arrays in at most a quarter of the free memory
+        array_bytes = max(16 * MIB, min(array_bytes, available // 12))
+    stream_n = array_bytes // 8
+    rows = -(-array_bytes // (4 * 4096) // 64) * 64
+    return int(stream_n), int(rows)
+
+
+def cpu_suite(mode: str, environment: dict) -> list[Group]:
+    stream_n, rows = _host_sizes(environment)
+    resnet = (8, 64, 56, 64, 3, 1)
+    elementwise = [{"kernel": k, "dtype": "fp32", "rows": rows, "cols": 4096}
+                   for k in ("softmax", "layer_norm", "sum", "exp")]
+    stream = [{"kernel": k, "dtype": "fp64", "n": stream_n} for k in ("copy", "scale", "add", "triad")]
+    mlp = [{"dtype": "fp32", "batch": 64, "dims": [512, 2048, 512], "mode": m} for m in ("eager", "compile")]
+    if mode == "quick":
+        return [
+            Group("gemm", "numpy", "cpu", _gemm("fp32", [1024]) + _gemm("fp64", [1024])),
+            Group("gemm", "torch", "cpu", _gemm("fp32", [1024]) + _gemm("bf16", [1024])),
+            Group("gemm", "tensorflow", "cpu", _gemm("fp32", [1024])),
+            Group("gemm", "jax", "cpu", _gemm("fp32", [1024])),
+            Group("conv", "torch", "cpu", _conv("fp32", [resnet])),
+            Group("conv", "tensorflow", "cpu", _conv("fp32", [resnet])),
+            Group("elementwise", "torch", "cpu", elementwise),
+            Group("stream", "torch", "cpu", stream),
+            Group("dispatch", "torch", "cpu", [{"mode": "eager"}]),
+            Group("compile", "torch", "cpu", mlp),
+        ]
+    squares = list(range(256, 4097, 256)) if mode == "full" else [1024, 2048]
+    convs = [resnet, (8, 256, 56, 64, 1, 1), (8, 256, 14, 256, 3, 1)]
+    attention = [{"dtype": dt, "b": 4, "h": 8, "s": 1024, "d": 64, "backend": be}
+                 for dt in ("fp32", "bf16") for be in (None, "math")]
+    return [
+        Group("gemm", "numpy", "cpu", _gemm("fp32", squares) + _gemm("fp64", squares[::2] if mode == "full" else [1024])),
+        Group("gemm", "torch", "cpu", _gemm("fp32", squares) + _gemm("bf16", squares + ([] if mode == "full" else [4096]))
+              + _gemm("fp16", [512])),
+        Group("gemm", "tensorflow", "cpu", _gemm("fp32", [1024, 2048]) + _gemm("bf16", [2048])),
+        Group("gemm", "jax", "cpu", _gemm("fp32", [1024, 2048]) + _gemm("bf16", [2048])),
+        Group("conv", "torch", "cpu", _conv("fp32", convs) + _conv("fp32", [resnet], ["channels_last"])
+              + _conv("bf16", [resnet], [None, "channels_last"])),
+        Group("conv", "tensorflow", "cpu", _conv("fp32", convs)),
+        Group("attention", "torch", "cpu", attention),
+        Group("elementwise", "torch", "cpu", elementwise + [dict(c, dtype="bf16") for c in elementwise]),
+        Group("elementwise", "numpy", "cpu", [c for c in elementwise if c["kernel"] in ("sum", "exp")]),
+        Group("stream", "torch", "cpu", stream),
+        Group("stream", "numpy", "cpu", stream),
+        Group("dispatch", "torch", "cpu", [{"mode": "eager"}]),
+        Group("compile", "torch", "cpu", mlp),
+    ]
+
+
+def gpu_suite(mode: str, device: str) -> list[Group]:
+    big = [4096] if mode == "quick" else [4096, 8192]
+    if mode == "full":       # MAMF-style: M swept with N = K = 4096, plus squares
+        big = [(m, 4096, 4096) for m in range(1024, 16385, 1024)] + [2048, 8192, 12288, (2048, 2048, 13312)]
+    warm = {"device_warmup_s": 5.0 if mode == "quick" else 15.0}
+    gemm = (_gemm("fp32", big[:2] if mode == "full" else big) + _gemm("fp32", big, "tf32")
+            + _gemm("bf16", big) + _gemm("fp16", big if mode != "quick" else [8192]) + _gemm("fp8", big))
+    conv_variants = (None, "cudnn_benchmark", "channels_last", "channels_last+cudnn_benchmark")
+    conv = _conv("bf16", [(32, 128, 56, 128, 3, 1)], conv_variants)
+    if mode != "quick":
+        conv += _conv("fp32", [(32, 128, 56, 128, 3, 1)], conv_variants)
+    seqs = [2048] if mode == "quick" else [1024, 4096]
+    dtypes = ["bf16"] if mode == "quick" else ["bf16", "fp16"]
+    attention = [{"dtype": dt, "b": 8, "h": 16, "s": s, "d": 128, "backend": be}
+                 for dt in dtypes for s in seqs for be in (None, "flash", "efficient", "cudnn", "math")]
+    n = 1 << 28                                           # 1 GiB fp32 arrays: >= 4x any GPU's L2
+    stream = [{"kernel": k, "dtype": "fp32", "n": n}
+              for k in (("copy", "triad") if mode == "quick" else ("copy", "scale", "add", "triad"))]
+    sizes = [64 * MIB] if mode == "quick" else [1 * MIB, 16 * MIB, 256 * MIB]
+    transfer = [{"direction": d, "bytes": s, "pinned": p} for d in ("h2d", "d2h") for s in sizes
+                for p in (True, False)]
+    elementwise = [{"kernel": k, "dtype": dt, "rows": 16384, "cols": 8192}
+                   for dt in (["bf16"] if mode == "quick" else ["fp32", "bf16"])
+                   for k in ("softmax", "layer_norm", "sum", "exp")]
+    mlp = [{"dtype": "bf16", "batch": 256, "dims": [1024, 4096, 1024], "mode": m} for m in ("eager", "compile")]
+    return [
+        Group("gemm", "torch", device, gemm, warm),
+        Group("conv", "torch", device, conv),
+        Group("attention", "torch", device, attention),
+        Group("stream", "torch", device, stream),
+        Group("transfer", "torch", device, transfer),
+        Group("elementwise", "torch", device, elementwise),
+        Group("dispatch", "torch", device, [{"mode": "eager"}, {"mode": "cuda_graph", "ops": 100}]),
+        Group("compile", "torch", device, mlp),
+    ]
+
+
+def suite(mode: str, environment: dict, devices: list[str]) -> list[Group]:
+    groups = []
+    for device in devices:
+        groups += cpu_suite(mode, environment) if device == "cpu" else gpu_suite(mode, device)
+    return groups
+
+
+# --- the probes' own describe(), so host-made records have exactly the probes' ids -------------
+
+PACKAGE = "_stackprof_probes"
+
+
+def probe_module(probe: str):
+    """Import probes/<probe>.py in the host under the probes' synthetic package (stdlib-only at
+    import time) to reuse its describe(); the same code the agent runs."""
+    if PACKAGE not in sys.modules:
+        root = probes_dir()
+        spec = importlib.util.spec_from_file_location(PACKAGE, root / "__init__.py",
+                                                      submodule_search_locations=[str(root)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[PACKAGE] = module
+        spec.loader.exec_module(module)
+    return importlib.import_module(f"{PACKAGE}.{probe}")
+
+
+def describe_case(task, case: dict) -> dict:
+    """The record a probe would start from for this case (status ok, no samples)."""
+    harness = probe_module("harness")
+    module = probe_module(task.probe)
+    args = task.args
+    spec = module.describe(args["framework"], args["device"], case)
+    return harness.base_record(spec, task.probe, dict(args, cases=[case]))
+
+
+def case_ids(tasks) -> list[str]:
+    return [describe_case(t, c)["id"] for t in tasks for c in t.args.get("cases") or []]

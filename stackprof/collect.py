@@ -27,6 +27,7 @@ FACT_PROBES: list[tuple[str, str, float]] = [
     ("facts.native_libs", "native_libs", 60),
 ]
 TIMEOUT_SCALE_ENV = "STACKPROF_PROBE_TIMEOUT_SCALE"   # e.g. 3 on a slow network filesystem
+HOST_TIMEOUT_S = 30.0                                 # host facts (NVML), after the target's probes
 
 
 def probe_timeouts(timeout_s: float | None = None) -> dict[str, float]:
@@ -85,7 +86,10 @@ class _HostFacts:
                           [f"{exc.__class__.__name__}: {exc}"])]
 
     def result(self) -> list:
-        self._thread.join(timeout=120)
+        self._thread.join(timeout=HOST_TIMEOUT_S)
+        if self._thread.is_alive():          # a wedged driver can hang NVML: report, don't wait
+            message = f"NVML did not answer within {HOST_TIMEOUT_S:g} s"
+            return [("gpus", {"available": None, "reason": message}, [message])]
         return self._out
 
 

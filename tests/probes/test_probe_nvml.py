@@ -111,3 +111,21 @@ def test_gpu_uuids_redacted_in_the_run(fake):
     assert json.loads(text)["environment"]["gpus"]["devices"][1]["uuid"] == "GPU-<redacted>"
     kept = finalize(run, redact=False).to_json()
     assert "GPU-9f8e7d6c-aaaa-bbbb-cccc-ddddeeeeffff" in kept
+
+
+def test_hung_nvml_does_not_hold_the_run(fake, monkeypatch):
+    import threading
+
+    from stackprof import collect
+    release = threading.Event()
+    module = fake()
+    module.nvmlInit = lambda: release.wait(30)        # a wedged driver
+    monkeypatch.setattr(collect, "HOST_TIMEOUT_S", 0.5)
+    run = new_run("hung-nvml", mode="probe", redact=True)
+    try:
+        collect_facts(Target(sys.executable), run, only=["python"])
+    finally:
+        release.set()
+    assert run.environment["gpus"] == {"available": None, "reason": "NVML did not answer within 0.5 s"}
+    assert run.environment["python"]["version"]                # the target's facts are all there
+    assert [(e["stage"], e["source"]) for e in run.errors] == [("host", "gpus")]

@@ -17,7 +17,7 @@ FIELD_TYPES = {"environment": dict, "benchmarks": list, "findings": list, "headl
 
 
 @click.command("report")
-@click.argument("source", metavar="RUN.json|report.html", type=click.Path(dir_okay=False))
+@click.argument("source", metavar="RUN.json|report.html")
 @click.option("--format", "fmt", type=click.Choice(["html", "md", "json", "terminal"]), default=None,
               help="Output format. Default: from the -o file's suffix, else terminal.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,

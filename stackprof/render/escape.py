@@ -18,9 +18,10 @@ _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u20
 _MD_PUNCT_RE = re.compile(r"([\\`*_\[\]<>|~&$])")
 
 
-def visible_controls(text: str) -> str:
-    """Replace control characters by a visible escape such as ``\\x1b`` (newlines and tabs included)."""
-    return _CONTROL_RE.sub(lambda m: _escape_char(m.group(0)), text)
+def visible_controls(text: str, keep: str = "") -> str:
+    """Replace control characters by a visible escape such as ``\\x1b``; ``keep`` lists the ones
+    to leave as they are (e.g. newlines in preformatted text)."""
+    return _CONTROL_RE.sub(lambda m: m.group(0) if m.group(0) in keep else _escape_char(m.group(0)), text)
 
 
 def _escape_char(char: str) -> str:

@@ -16,7 +16,7 @@ from stackprof import __version__
 from stackprof.model import EMBED_ID
 from stackprof.paths import reports_dir
 from stackprof.render import envtables, figures as figures_mod, fmt, summary
-from stackprof.render.escape import json_for_script
+from stackprof.render.escape import json_for_script, visible_controls
 
 
 @dataclass
@@ -39,12 +39,20 @@ def environment():
     import jinja2
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(reports_dir() / "templates")),
                              autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
+                             trim_blocks=True, lstrip_blocks=True, finalize=_visible)
     env.filters.update(num=fmt.num, pct=fmt.pct, pvalue=fmt.pvalue, ratio=fmt.ratio, nbytes=fmt.nbytes,
                        fact=fmt.fact, token=_css_token, component_row=_component_row)
     env.globals.update(figure_json=lambda fig: Markup(json_for_script(fig.spec)),
                        verdicts=summary.VERDICTS, tool_version=__version__)
     return env
+
+
+def _visible(value: object) -> object:
+    """Every {{ value }} that is text from the Run: control characters shown, not obeyed (a bidi
+    override must not reorder what a maintainer reads). Our own Markup passes untouched."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible_controls(value, keep="\n\t")
+    return value
 
 
 def _css_token(text: object) -> str:

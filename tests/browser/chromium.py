@@ -43,6 +43,7 @@ class PageResult:
     requests: list[str] = field(default_factory=list)        # attempted (and aborted) network requests
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)         # alert()/confirm() a page must never open
     charts: dict[str, int] = field(default_factory=dict)     # chart div id -> number of .main-svg inside
     visible: dict[str, bool] = field(default_factory=dict)   # selector -> visible
     screenshot: Path | None = None
@@ -54,6 +55,7 @@ class PageResult:
         out = [f"network request attempted: {u}" for u in self.requests]
         out += [f"console error: {m}" for m in self.console_errors]
         out += [f"page error: {m}" for m in self.page_errors]
+        out += [f"dialog opened: {m}" for m in self.dialogs]
         out += [f"chart not rendered: #{cid}" for cid, n in self.charts.items() if n < 1]
         out += [f"not visible: {sel}" for sel, ok in self.visible.items() if not ok]
         return out
@@ -93,6 +95,7 @@ def open_html(path: str | Path, *, screenshot: str | Path | None = None, chart_s
             page = context.new_page()
             page.on("console", lambda msg: msg.type == "error" and result.console_errors.append(msg.text))
             page.on("pageerror", lambda exc: result.page_errors.append(str(exc)))
+            page.on("dialog", lambda dialog: (result.dialogs.append(dialog.message), dialog.dismiss()))
             page.on("request", lambda req: req.url != result.url and not req.url.startswith("data:")
                     and req.url not in result.requests and result.requests.append(req.url))
             page.goto(result.url, wait_until="load", timeout=timeout_ms)

@@ -83,7 +83,8 @@ def describe(path):
         return None
     prefix, user_api, internal_api = kind
     entry = {"user_api": user_api, "internal_api": internal_api, "prefix": prefix, "filepath": path,
-             "version": None, "num_threads": None, "detected_by": "maps"}
+             "version": None, "num_threads": None, "threading_layer": None, "architecture": None,
+             "detected_by": "maps"}
     lib = _open(path)
     if lib is None:
         entry["error"] = "could not open the loaded library"

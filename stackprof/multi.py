@@ -1,9 +1,14 @@
-"""Several interpreters in one ``stackprof run``: facts of each, then the benchmarks interleaved
-(task by task, alternating A B / B A so that a shared machine's drift hits every environment alike),
+"""Several interpreters in one ``stackprof run``: facts of each, then the benchmarks interleaved,
 then analyze + verify each, each Run written to DIR/<label>/ and their comparison to DIR/.
 
-Each target keeps its own warm agent (Target.session) for the whole benchmark phase, so frameworks are
-imported once per environment and the interleaving costs no extra start-up. Stages run as in
+Interleaving: every benchmark task runs in ROUNDS rounds, the targets alternating within a task
+(A B A B) and the order flipping from one task to the next (B A B A), each round with its share of
+the time budget. The rounds' samples are merged into one record that keeps ``round_sizes``, so the
+comparison can demand that every round agrees: a burst of load from a neighbour on a shared machine
+hits one round, not the verdict.
+
+Each target keeps its own warm agent (Target.session) for the whole benchmark phase, restarted only
+between frameworks as bench.execute does, so interleaving costs no extra imports. Stages run as in
 pipeline.diagnose: a failing stage becomes an errors[] entry and everything else still runs.
 """
 from __future__ import annotations
@@ -11,14 +16,17 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable
 
 from stackprof.errors import StackprofError
-from stackprof.target import Target
+from stackprof.model import Run
+from stackprof.target import Target, Task
 
 Echo = Callable[[str], None]
+ROUNDS = 2
 
 
 def run_many(targets: list[Target], labels: list[str], options: dict, outdir: str | Path,
@@ -41,8 +49,8 @@ def run_many(targets: list[Target], labels: list[str], options: dict, outdir: st
     redact = options.get("redact", True)
     share = options["budget_s"] / len(targets) if options.get("budget_s") else None   # the budget is for all
     extra = {k: v for k, v in options.items() if k not in ("mode", "redact") and _jsonable(v)}
-    runs = [new_run(label, mode=mode, redact=redact, environments=list(labels), interleaved=True, **extra)
-            for label in labels]
+    together = {"id": uuid.uuid4().hex, "labels": list(labels), "rounds": ROUNDS}   # how compare knows
+    runs = [new_run(label, mode=mode, redact=redact, interleaved=together, **extra) for label in labels]
     interrupted = False
     try:
         _diagnose_all(targets, runs, mode, share, options, echo)
@@ -104,27 +112,42 @@ def _benchmarks_interleaved(targets, runs, mode: str, budget_s: float | None, op
             run.add_error("bench", "plan", f"{exc.__class__.__name__}: {exc}", kind="exception")
             plans.append([])
     order = interleave(plans)
-    echo(f"benchmarks ({mode}): {len(order)} tasks over {len(runs)} environments, interleaved")
+    echo(f"benchmarks ({mode}): {len(order)} task runs over {len(runs)} environments, "
+         f"interleaved in {ROUNDS} rounds")
+    measured: list[list[dict]] = [[] for _ in runs]        # every round's records, per target
     with ExitStack() as stack:
         sessions = [stack.enter_context(t.session()) for t in targets]
+        frameworks: list = [None] * len(targets)
         for n, (index, task) in enumerate(order, 1):
             run = runs[index]
             echo(f"[{run.label}] {n}/{len(order)} {task.probe} {_args_text(task.args)}")
+            framework = task.args.get("framework")
+            if frameworks[index] is not None and framework != frameworks[index]:
+                sessions[index].close()       # as bench.execute does: each framework in a fresh process
+            frameworks[index] = framework
+            scratch = Run(label=run.label, environment=run.environment)
             try:
-                bench.execute(sessions[index], run, [task], progress=_prefixed(echo, run.label))
+                bench.execute(sessions[index], scratch, [task])
             except Exception as exc:          # noqa: BLE001 - the other tasks and targets go on
                 run.add_error("bench", task.probe, f"{exc.__class__.__name__}: {exc}", kind="exception")
+            measured[index].extend(scratch.benchmarks)
+            for error in scratch.errors:      # the same failure in every round is reported once
+                if error not in run.errors:
+                    run.errors.append(error)
+    for run, records in zip(runs, measured):
+        run.benchmarks.extend(merge_rounds(records))
     for run in runs:
-        try:
-            bench.finish(run)
+        try:                                  # same machine: every run's results count for best-on-machine
+            bench.finish(run, peers=[other for other in runs if other is not run])
         except Exception as exc:              # noqa: BLE001
             run.add_error("bench", "finish", f"{exc.__class__.__name__}: {exc}", kind="exception")
 
 
-def interleave(plans: list[list]) -> list[tuple[int, object]]:
-    """[(target index, task)]: the same task for every target back to back, targets alternating
-    order from one task to the next (A B, B A, A B …); a task that only some targets planned (a
-    framework missing in one environment) runs where it was planned, at its place in the order."""
+def interleave(plans: list[list[Task]], rounds: int = ROUNDS) -> list[tuple[int, Task]]:
+    """[(target index, task)]: each task ``rounds`` times for every target back to back — A B A B for
+    one task, B A B A for the next — each round with 1/rounds of the task's time budget (a device
+    warm-up only in the first). A task that only some targets planned (a framework missing in one
+    environment) runs where it was planned, at its place in the order."""
     keyed = [{_task_key(t): t for t in plan} for plan in plans]
     order_keys: dict[str, None] = {}
     for plan in plans:
@@ -133,10 +156,42 @@ def interleave(plans: list[list]) -> list[tuple[int, object]]:
     indices = list(range(len(plans)))
     out = []
     for n, key in enumerate(order_keys):
-        for index in (indices if n % 2 == 0 else indices[::-1]):
-            if key in keyed[index]:
-                out.append((index, keyed[index][key]))
+        for r in range(rounds):
+            for index in (indices if n % 2 == 0 else indices[::-1]):
+                if key in keyed[index]:
+                    out.append((index, _round_task(keyed[index][key], r, rounds)))
     return out
+
+
+def _round_task(task: Task, r: int, rounds: int) -> Task:
+    args = dict(task.args)
+    if args.get("budget_s"):
+        args["budget_s"] = round(float(args["budget_s"]) / rounds, 4)
+    if r > 0:
+        args.pop("device_warmup_s", None)     # the device has been busy with the same task since
+    return Task(task.probe, args, task.timeout_s)
+
+
+def merge_rounds(records: list[dict]) -> list[dict]:
+    """One record per benchmark id from its rounds: the samples of the rounds that ran ok, in order,
+    with ``round_sizes`` (samples per round); a benchmark no round measured keeps its first record."""
+    by_id: dict[str, list[dict]] = {}
+    for record in records:
+        by_id.setdefault(record.get("id"), []).append(record)
+    merged = []
+    for recs in by_id.values():
+        ok = [r for r in recs if r.get("status") == "ok" and r.get("samples_s")]
+        if not ok:
+            merged.append(recs[0])
+            continue
+        record = dict(ok[0])
+        record["samples_s"] = [s for r in ok for s in r["samples_s"]]
+        record["round_sizes"] = [len(r["samples_s"]) for r in ok]
+        if len(ok) < len(recs):
+            failed = next(r for r in recs if r not in ok)
+            record["reason"] = f"{len(recs) - len(ok)} of {len(recs)} rounds did not run: {failed.get('reason')}"
+        merged.append(record)
+    return merged
 
 
 def output_folders(labels: list[str]) -> list[str]:
@@ -156,7 +211,10 @@ def _task_key(task) -> str:
 
 
 def _args_text(args: dict) -> str:
-    return " ".join(f"{k}={v}" for k, v in sorted(args.items()) if not isinstance(v, (dict, list)))[:80]
+    cases = args.get("cases") or []
+    shown = " ".join(f"{k}={v}" for k, v in sorted(args.items())
+                     if k in ("framework", "device") and not isinstance(v, (dict, list)))
+    return f"{shown} ({len(cases)} case{'s' if len(cases) != 1 else ''})"
 
 
 def _prefixed(echo: Echo, label: str):

@@ -50,8 +50,9 @@ def compare_runs(runs: list[Run]) -> dict:
     for i in range(1, len(runs)):
         benchmarks = compare_benchmarks(runs[0], runs[i], (side_letter(0), side_letter(i)))
         attribute(benchmarks, env_diff, runs[0], runs[i], 0, i)
+        measured = bool(runs[0].benchmarks) and bool(runs[i].benchmarks)
         pairs.append({
-            "a": 0, "b": i,
+            "a": 0, "b": i, "interleaved": interleaved(runs[0], runs[i]) if measured else None,
             "counts": {v: n for v, n in Counter(b["verdict"] for b in benchmarks).items()},
             "benchmarks": benchmarks,
             "headline": _headlines(runs[0], runs[i]),
@@ -63,6 +64,12 @@ def compare_runs(runs: list[Run]) -> dict:
                      f"{facts_differ(len(env_diff['hardware_differences']), 'hardware fact')} "
                      f"({', '.join(env_diff['hardware_differences'][:4])}…). Hardware is the first explanation "
                      "of every difference in speed below.")
+    apart = [p for p in pairs if p["interleaved"] is False]
+    if apart:
+        which = ", ".join(f"{side_letter(p['b'])} and {side_letter(p['a'])}" for p in apart)
+        notes.append(f"{which} were measured at different times, not interleaved: a change in the machine's load "
+                     "between the runs is not controlled and can look like a difference. For a controlled "
+                     "comparison run both in one command: stackprof run --python A --python B.")
     schemas = {r.schema for r in runs}
     return {
         "schema": COMPARISON_SCHEMA,
@@ -78,6 +85,12 @@ def compare_runs(runs: list[Run]) -> dict:
         "environment_diff": env_diff,
         "pairs": pairs,
     }
+
+
+def interleaved(run_a: Run, run_b: Run) -> bool:
+    """Whether two runs were measured in the same interleaved `stackprof run --python … --python …`."""
+    a, b = (run.options.get("interleaved") if isinstance(run.options, dict) else None for run in (run_a, run_b))
+    return isinstance(a, dict) and isinstance(b, dict) and bool(a.get("id")) and a.get("id") == b.get("id")
 
 
 def check_comparison(data: dict, source: str = "comparison") -> dict:

@@ -1,8 +1,10 @@
 """Terminal summary of a Comparison: what differs, the verdict per benchmark and its explanation."""
 from __future__ import annotations
 
-from stackprof.compare.text import (VERDICT_MARK, absent_text, excerpts, facts_differ, VERDICT_TEXT, change_text, collapse_groups, counts_text,
-                                    fact_change, interval_text, run_name, short_path, side_letter)
+from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, change_text, collapse_groups,
+                                    counts_text, excerpts, fact_change, facts_differ, interval_text,
+                                    run_name, short_path, side_letter, unmeasured_in_both,
+                                    unmeasured_summary)
 
 MAX_ENV_ROWS = 40
 
@@ -59,7 +61,10 @@ def _pair(pair: dict, runs: list[dict]) -> list[str]:
     head = pair["headline"]
     if head.get("ratio") is not None:
         lines.append(f"    headline score {head['a']:.2f} → {head['b']:.2f}")
+    idle = [b for b in pair["benchmarks"] if unmeasured_in_both(b)]
     for bench in pair["benchmarks"]:
+        if bench in idle:
+            continue
         verdict = bench["verdict"]
         speed = change_text(bench["speedup"])
         ci = interval_text(bench["speedup_ci"])
@@ -73,4 +78,6 @@ def _pair(pair: dict, runs: list[dict]) -> list[str]:
                 lines.append(f"          {fact_change(fact)}")
             for finding in attribution["findings"][:3]:
                 lines.append(f"          finding {finding['id']} only in {finding['only_in']}: {finding['title']}")
+    if idle:
+        lines.append(f"    - {unmeasured_summary(idle)}")
     return lines

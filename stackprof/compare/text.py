@@ -123,5 +123,21 @@ def facts_differ(n: int, kind: str = "fact") -> str:
     return f"{n} {kind} differs" if n == 1 else f"{n} {kind}s differ"
 
 
+def unmeasured_in_both(bench: dict) -> bool:
+    """Skipped or failed on both sides: nothing to compare (a framework missing everywhere, no GPU)."""
+    return all(side and side.get("status") != "ok" for side in (bench["a"], bench["b"]))
+
+
+def unmeasured_summary(benches: list[dict], limit: int = 4) -> str:
+    reasons: dict[str, int] = {}
+    for b in benches:
+        for side in (b["a"], b["b"]):
+            reason = (side or {}).get("reason") or (side or {}).get("status") or "?"
+            reasons[reason] = reasons.get(reason, 0) + 1
+    top = sorted(reasons, key=lambda r: -reasons[r])
+    text = "; ".join(top[:limit]) + (f"; … {len(top) - limit} more reasons" if len(top) > limit else "")
+    return f"{len(benches)} not measured in either run ({text})"
+
+
 def side_letter(index: int) -> str:
     return chr(ord("A") + index) if index < 26 else str(index)

@@ -1,8 +1,10 @@
 """Per-benchmark verdicts between two runs: ratio of medians, bootstrap CI, Mann-Whitney U, verdict.
 
 A difference is called only when it is both statistically significant (p < ALPHA) and larger than
-MIN_EFFECT (asv and pyperf combine the two the same way); a benchmark whose spread is too large to
-tell is "noisy", never "same". All numbers come from the raw per-call samples (samples_s), so every
+MIN_EFFECT (asv and pyperf combine the two the same way) — and, for runs measured interleaved in
+rounds (records with ``round_sizes``), when every round on its own shows it (as verify does): a burst
+of load during one round cannot make a verdict. A benchmark whose spread is too large to tell is
+"noisy", never "same". All numbers come from the raw per-call samples (samples_s), so every
 benchmark is compared in time: lower is faster whatever its unit; ``ratio`` then restates the result
 in the benchmark's own unit and direction.
 """
@@ -36,8 +38,9 @@ def method_text() -> dict:
         "test": {"name": "Mann-Whitney U, two-sided", "alpha": ALPHA},
         "min_effect": MIN_EFFECT,
         "noisy_iqr_rel": NOISY_IQR_REL,
+        "rounds": "runs measured interleaved in rounds: every round must show the change on its own",
         "text": (f"faster/slower: Mann-Whitney U p < {ALPHA} and a speed change of at least "
-                 f"{MIN_EFFECT:.0%}; noisy: a side's IQR/median > {NOISY_IQR_REL:.0%} and the "
+                 f"{MIN_EFFECT:.0%} (in every round, for interleaved runs); noisy: a side's IQR/median > {NOISY_IQR_REL:.0%} and the "
                  f"{CONFIDENCE:.0%} bootstrap interval straddles the ±{MIN_EFFECT:.0%} threshold, "
                  "or a change beyond the threshold that is not significant; same: otherwise."),
     }
@@ -60,7 +63,7 @@ def compare_records(a: dict | None, b: dict | None, names: tuple[str, str] = ("A
         "unit": ref.get("unit"), "direction": ref.get("direction"),
         "a": _side(a), "b": _side(b),
         "speedup": None, "speedup_ci": None, "ratio": None, "ratio_ci": None, "p_value": None,
-        "verdict": None, "reason": None,
+        "round_speedups": None, "verdict": None, "reason": None,
     }
     if a is None or b is None:
         return _set(entry, "missing", f"only in run {names[0] if b is None else names[1]}")
@@ -74,7 +77,30 @@ def compare_records(a: dict | None, b: dict | None, names: tuple[str, str] = ("A
     if not samples_a or not samples_b:
         return _set(entry, "not_comparable", "no raw samples on " + ("both sides" if not samples_a and not samples_b
                                                                      else names[0] if not samples_a else names[1]))
+    entry["round_speedups"] = _round_speedups(a, b)
     return _judge(entry, samples_a, samples_b, names)
+
+
+def _round_speedups(a: dict, b: dict) -> list[float] | None:
+    """Speed-up of each round on its own, when both records were measured in the same rounds."""
+    rounds_a, rounds_b = _rounds(a), _rounds(b)
+    if not rounds_a or not rounds_b or len(rounds_a) != len(rounds_b) or len(rounds_a) < 2:
+        return None
+    return [stats.summarize(x)["median_s"] / stats.summarize(y)["median_s"] for x, y in zip(rounds_a, rounds_b)]
+
+
+def _rounds(record: dict) -> list[list[float]] | None:
+    sizes, raw = record.get("round_sizes"), record.get("samples_s") or []
+    if not isinstance(sizes, list) or sum(sizes) != len(raw) or any(not isinstance(n, int) or n < 1 for n in sizes):
+        return None
+    out, start = [], 0
+    for n in sizes:
+        part = _samples({"samples_s": raw[start:start + n]})
+        if not part:
+            return None
+        out.append(part)
+        start += n
+    return out
 
 
 def _judge(entry: dict, samples_a: list[float], samples_b: list[float], names: tuple[str, str]) -> dict:
@@ -97,8 +123,13 @@ def _judge(entry: dict, samples_a: list[float], samples_b: list[float], names: t
     if noisy_sides and straddles:
         return _set(entry, "noisy", f"IQR/median > {NOISY_IQR_REL:.0%} in {' and '.join(noisy_sides)}"
                                     f" and the interval {_interval(speed_ci)} straddles ±{MIN_EFFECT:.0%}")
+    rounds = entry["round_speedups"]
+    if beyond and p < ALPHA and rounds and not all(r >= up if speedup > 1 else r <= down for r in rounds):
+        return _set(entry, "noisy", f"{_pct(speedup)} speed (p = {p:.2g}) but the rounds disagree: "
+                                    + ", ".join(_pct(r) for r in rounds))
     if beyond and p < ALPHA:
-        return _set(entry, "faster" if speedup > 1 else "slower", change)
+        return _set(entry, "faster" if speedup > 1 else "slower",
+                    change + (f", every round: {', '.join(_pct(r) for r in rounds)}" if rounds else ""))
     if beyond:
         floor = stats.min_attainable_p(len(samples_a), len(samples_b))
         why = (f"too few samples ({len(samples_a)}+{len(samples_b)}) to reach p < {ALPHA}" if floor >= ALPHA

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, excerpts, change_text, collapse_groups,
-                                    counts_text, interval_text, short_path, side_letter, value_text)
+from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, change_text, collapse_groups,
+                                    counts_text, excerpts, interval_text, short_path, side_letter,
+                                    unmeasured_in_both, unmeasured_summary, value_text)
 from stackprof.render import fmt
 from stackprof.render.escape import plotly_text
 from stackprof.render.figures import CONFIG, COLORS, Figure, _template
@@ -37,9 +38,9 @@ def render(comparison: dict) -> str:
 
 
 def _pair_view(pair: dict, runs: list[dict]) -> dict:
-    rows = []
+    rows, idle = [], []
     for b in pair["benchmarks"]:
-        rows.append({
+        (idle if unmeasured_in_both(b) else rows).append({
             "id": b["id"], "verdict": b["verdict"], "reason": b.get("reason") or "",
             "a": _quantity(b["a"], b.get("unit")), "b": _quantity(b["b"], b.get("unit")),
             "change": change_text(b.get("speedup")), "interval": interval_text(b.get("speedup_ci")),
@@ -54,6 +55,8 @@ def _pair_view(pair: dict, runs: list[dict]) -> dict:
     return {"a": pair["a"], "b": pair["b"], "la": side_letter(pair["a"]), "lb": side_letter(pair["b"]),
             "label_a": runs[pair["a"]]["label"], "label_b": runs[pair["b"]]["label"],
             "counts": counts_text(pair["counts"]), "count_items": pair["counts"], "rows": rows, "changed": changed,
+            "idle": idle, "idle_text": unmeasured_summary([b for b in pair["benchmarks"] if unmeasured_in_both(b)]),
+            "interleaved": pair.get("interleaved"),
             "headline": (fmt.fraction_pct(head.get("a")), fmt.fraction_pct(head.get("b")))
             if head.get("ratio") is not None else None}
 

@@ -3,8 +3,9 @@ verdict per benchmark with its explanation, the environment diff. Every value fr
 through escape.md_code / md_text, so nothing in it is interpreted as markup, a link or a mention."""
 from __future__ import annotations
 
-from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, excerpts, facts_differ, change_text, collapse_groups,
-                                    counts_text, interval_text, short_path, side_letter, value_text)
+from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, change_text, collapse_groups,
+                                    counts_text, excerpts, facts_differ, interval_text, short_path,
+                                    side_letter, unmeasured_in_both, unmeasured_summary, value_text)
 from stackprof.render.escape import md_code, md_text
 
 MAX_BENCH_ROWS = 200
@@ -66,13 +67,18 @@ def _benchmarks(comparison: dict) -> list[str]:
         if not pair["benchmarks"]:
             out += ["No benchmarks in either run.", ""]
             continue
-        out += [f"| verdict | benchmark | {la} | {lb} | change | interval | p | why |",
-                "|---|---|---:|---:|---:|---|---:|---|"]
-        for bench in pair["benchmarks"][:MAX_BENCH_ROWS]:
-            out.append(_bench_row(bench))
-        if len(pair["benchmarks"]) > MAX_BENCH_ROWS:
-            out.append(f"\n({len(pair['benchmarks']) - MAX_BENCH_ROWS} more in comparison.json)")
-        out.append("")
+        idle = [b for b in pair["benchmarks"] if unmeasured_in_both(b)]
+        rows = [b for b in pair["benchmarks"] if b not in idle]
+        header = [f"| verdict | benchmark | {la} | {lb} | change | interval | p | why |",
+                  "|---|---|---:|---:|---:|---|---:|---|"]
+        if rows:
+            out += header + [_bench_row(b) for b in rows[:MAX_BENCH_ROWS]]
+            if len(rows) > MAX_BENCH_ROWS:
+                out.append(f"\n({len(rows) - MAX_BENCH_ROWS} more in comparison.json)")
+            out.append("")
+        if idle:
+            out += [f"<details><summary>{md_text(unmeasured_summary(idle))}</summary>", ""]
+            out += header + [_bench_row(b) for b in idle[:MAX_BENCH_ROWS]] + ["", "</details>", ""]
         out += _explanations(pair)
     return out
 

@@ -4,22 +4,40 @@ from __future__ import annotations
 import pytest
 
 from stackprof.errors import StackprofError
-from stackprof.multi import interleave, output_folders
+from stackprof.multi import interleave, merge_rounds, output_folders
 from stackprof.target import Task
 
 
-def test_tasks_alternate_between_targets_task_by_task():
-    plan = [Task("bench.gemm", {"n": 256}), Task("bench.gemm", {"n": 512}), Task("bench.copy", {})]
-    order = interleave([plan, list(plan)])
-    assert [(i, t.args.get("n")) for i, t in order] == [(0, 256), (1, 256), (1, 512), (0, 512), (0, None),
-                                                          (1, None)]
+def test_tasks_run_in_rounds_alternating_between_targets():
+    plan = [Task("bench.gemm", {"n": 256, "budget_s": 0.5, "device_warmup_s": 5.0}), Task("bench.gemm", {"n": 512}),
+            Task("bench.copy", {})]
+    order = interleave([plan, list(plan)], rounds=2)
+    assert [(i, t.args.get("n")) for i, t in order] == [
+        (0, 256), (1, 256), (0, 256), (1, 256),          # A B A B
+        (1, 512), (0, 512), (1, 512), (0, 512),          # B A B A
+        (0, None), (1, None), (0, None), (1, None)]
+    first = [t.args for _, t in order[:4]]
+    assert [a["budget_s"] for a in first] == [0.25] * 4  # each round gets its share of the budget
+    assert [a.get("device_warmup_s") for a in first] == [5.0, 5.0, None, None]
+    assert plan[0].args["budget_s"] == 0.5               # the plan itself is left alone
 
 
 def test_a_task_planned_by_one_target_only_runs_there_in_place():
     a = [Task("bench.gemm", {"framework": "numpy"}), Task("bench.gemm", {"framework": "torch"})]
     b = [Task("bench.gemm", {"framework": "numpy"})]
-    order = interleave([a, b])
+    order = interleave([a, b], rounds=1)
     assert [(i, t.args["framework"]) for i, t in order] == [(0, "numpy"), (1, "numpy"), (0, "torch")]
+
+
+def test_rounds_merge_into_one_record_per_benchmark():
+    def rec(bench_id, samples, status="ok", reason=None):
+        return {"id": bench_id, "status": status, "reason": reason, "samples_s": samples}
+    merged = merge_rounds([rec("g", [1.0, 2.0]), rec("s", [], "skipped", "no torch"), rec("g", [3.0]),
+                           rec("s", [], "skipped", "no torch"), rec("f", [5.0]), rec("f", [], "failed", "crash")])
+    assert merged[0] == {"id": "g", "status": "ok", "reason": None, "samples_s": [1.0, 2.0, 3.0],
+                         "round_sizes": [2, 1]}
+    assert merged[1]["status"] == "skipped" and "round_sizes" not in merged[1]
+    assert merged[2]["samples_s"] == [5.0] and "1 of 2 rounds did not run: crash" in merged[2]["reason"]
 
 
 def test_output_folders_are_safe_and_distinct():

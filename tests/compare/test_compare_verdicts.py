@@ -8,10 +8,10 @@ from stackprof.compare.verdicts import ALPHA, MIN_EFFECT, compare_records
 from .builders import measured_samples, record, samples
 
 
-def test_real_matmul_timings_bigger_problem_is_slower():
-    # Same id and metadata, but B times a 15x larger matmul: a real slowdown that survives a busy machine.
-    a = record(samples_s=measured_samples(128, n=40))
-    b = record(samples_s=measured_samples(320, n=40))
+def test_real_timings_ten_times_the_work_is_slower():
+    # Same id and metadata, but B times ten times the elements: a real slowdown, measured here.
+    a = record(samples_s=measured_samples(200_000, n=40))
+    b = record(samples_s=measured_samples(2_000_000, n=40))
     out = compare_records(a, b)
     assert out["verdict"] == "slower", out["reason"]
     assert out["speedup"] < 1 / (1 + MIN_EFFECT)
@@ -89,3 +89,28 @@ def test_missing_and_no_samples():
     assert compare_records(record(), None)["verdict"] == "missing"
     out = compare_records(record(samples_s=[]), record())
     assert out["verdict"] == "not_comparable" and "no raw samples" in out["reason"]
+
+
+def test_interleaved_rounds_must_each_show_the_change():
+    # Round 1 measured B under a burst of load (12 % slower), round 2 found 3 %: tight samples, p tiny.
+    a = samples(0.010, n=14, spread=0.005, seed=1) + samples(0.010, n=6, spread=0.005, seed=2)
+    b = samples(0.0112, n=14, spread=0.005, seed=3) + samples(0.0103, n=6, spread=0.005, seed=4)
+    out = compare_records(record(samples_s=a, round_sizes=[14, 6]), record(samples_s=b, round_sizes=[14, 6]))
+    assert out["p_value"] < ALPHA and out["speedup"] < 1 / (1 + MIN_EFFECT)
+    assert not out["b"]["noisy"]
+    assert out["verdict"] == "noisy" and "rounds disagree" in out["reason"]
+    assert out["round_speedups"][0] < 0.92 and out["round_speedups"][1] > 0.95
+
+
+def test_interleaved_rounds_that_agree_give_the_verdict():
+    a = samples(0.010, n=10, seed=1) + samples(0.0105, n=10, seed=2)
+    b = samples(0.006, n=10, seed=3) + samples(0.0062, n=10, seed=4)
+    out = compare_records(record(samples_s=a, round_sizes=[10, 10]), record(samples_s=b, round_sizes=[10, 10]))
+    assert out["verdict"] == "faster" and "every round" in out["reason"]
+    assert len(out["round_speedups"]) == 2
+
+
+def test_round_sizes_that_do_not_match_the_samples_are_ignored():
+    out = compare_records(record(samples_s=samples(0.010, seed=1), round_sizes=[3, 3]),
+                          record(samples_s=samples(0.006, seed=2), round_sizes=[15, 15]))
+    assert out["round_speedups"] is None and out["verdict"] == "faster"

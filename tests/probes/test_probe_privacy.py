@@ -78,3 +78,19 @@ def test_identity_is_redacted_by_default(venv_bare, stackprof_cli, tmp_path):
     user = getpass.getuser()
     if user != "root" and len(user) >= 3:
         assert f"/{user}/" not in text
+
+
+def test_redactor_identity_rules():
+    from stackprof.redact import Redactor
+    r = Redactor(home="/home/alice", user="alice", host="node7.cluster.example.com")
+    cases = {
+        "/home/alice/venv/bin/python": "~/venv/bin/python",
+        "/home/bob/envs/x/bin/python": "/home/<user>/envs/x/bin/python",     # someone else's home
+        "file:///Users/carol/src/pkg": "file:///Users/<user>/src/pkg",
+        "built on node7 (node7.cluster.example.com)": "built on <host> (<host>)",
+        "GPU-0a1b2c3d-1111-2222-3333-444455556666": "GPU-<redacted>",
+        "/opt/home/shared/lib": "/opt/home/shared/lib",                   # not a home directory
+    }
+    for raw, expected in cases.items():
+        assert r.text(raw) == expected
+    assert Redactor(identity=False, home="/home/alice").text("/home/alice/x") == "/home/alice/x"

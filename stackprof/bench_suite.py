@@ -87,7 +87,7 @@ def cpu_suite(mode: str, environment: dict) -> list[Group]:
     elementwise = [{"kernel": k, "dtype": "fp32", "rows": rows, "cols": 4096}
                    for k in ("softmax", "layer_norm", "sum", "exp")]
     stream = [{"kernel": k, "dtype": "fp64", "n": stream_n} for k in ("copy", "scale", "add", "triad")]
-    mlp = [{"dtype": "fp32", "batch": 64, "dims": [512, 2048, 512], "mode": m} for m in ("eager", "compile")]
+    mlp = [{"dtype": "fp32", "batch": 32, "dims": [256, 1024, 256], "mode": m} for m in ("eager", "compile")]
     if mode == "quick":
         return [
             Group("gemm", "numpy", "cpu", _gemm("fp32", [1024]) + _gemm("fp64", [1024])),

@@ -84,9 +84,10 @@ def _prepare_torch(torch, device, case, record):
             fn, api = (lambda: out.copy_(torch.softmax(x, dim=-1))), "torch.softmax + copy_"
     elif kernel == "layer_norm":
         weight, bias = torch.ones(cols, dtype=tdt, device=dev), torch.zeros(cols, dtype=tdt, device=dev)
-        mean, rstd = torch.empty(rows, 1, device=dev), torch.empty(rows, 1, device=dev)
         try:
             op = aten.native_layer_norm.out
+            # mean/rstd dtypes differ by device and dtype: take them from one functional call
+            _, mean, rstd = (torch.empty_like(t) for t in torch.native_layer_norm(x, [cols], weight, bias, EPS))
             fn = lambda: op(x, [cols], weight, bias, EPS, out0=out, out1=mean, out2=rstd)
             api = "aten.native_layer_norm.out"
         except (AttributeError, RuntimeError):

@@ -1,6 +1,7 @@
 """GEMM C = A.B (M x K times K x N): 2*M*N*K FLOPs per call, through numpy, torch, tensorflow or
 jax, on the CPU or a CUDA device. Inputs are random normal; the output is poisoned (NaN) before
-the first call and a few of its rows are checked against the same rows computed in float64.
+the first call and a few of its rows and columns are checked against float64 (numpy, torch;
+tensorflow and jax: rows).
 
 GPU details follow the MAMF finder: B is stored transposed (NT layout), an L2-sized buffer is
 zeroed and C refilled before every timed call, outside the CUDA event pair; fp8 runs through
@@ -88,12 +89,14 @@ def _prepare_torch(torch, device, case, record):
         def fn():
             return torch_mm(torch, a, b, c)
 
-    rows = harness.sample_indices(m, harness.CHECK_ROWS)
+    rows, cols = harness.sample_indices(m, harness.CHECK_ROWS), harness.sample_indices(n, harness.CHECK_ROWS, 1)
 
     def check(output):
-        idx = torch.tensor(rows, device=dev)
-        ref = a.index_select(0, idx).double() @ b.double()
-        return output.index_select(0, idx).double().flatten().tolist(), ref.flatten().tolist()
+        r, c = torch.tensor(rows, device=dev), torch.tensor(cols, device=dev)
+        got = [output.index_select(0, r), output.index_select(1, c)]
+        ref = [a.index_select(0, r).double() @ b.double(), a.double() @ b.index_select(1, c).double()]
+        return (torch.cat([t.double().flatten() for t in got]).tolist(),
+                torch.cat([t.flatten() for t in ref]).tolist())
 
     before = None
     if dev.type == "cuda" and case.get("l2_flush", True):
@@ -137,11 +140,13 @@ def _prepare_numpy(np, device, case, record):
     b = rng.standard_normal((k, n), dtype=dt)
     c = np.full((m, n), np.nan, dtype=dt)
     record["params"]["blas_env"] = common.openblas_env()
-    rows = harness.sample_indices(m, harness.CHECK_ROWS)
+    rows, cols = harness.sample_indices(m, harness.CHECK_ROWS), harness.sample_indices(n, harness.CHECK_ROWS, 1)
 
     def check(output):
-        ref = a[rows].astype(np.float64) @ b.astype(np.float64)
-        return output[rows].astype(np.float64).ravel().tolist(), ref.ravel().tolist()
+        a64, b64 = a.astype(np.float64), b.astype(np.float64)
+        got = np.concatenate([output[rows].ravel(), output[:, cols].ravel()]).astype(np.float64)
+        ref = np.concatenate([(a64[rows] @ b64).ravel(), (a64 @ b64[:, cols]).ravel()])
+        return got.tolist(), ref.tolist()
 
     return harness.Kernel(lambda: numpy_matmul(np, a, b, c), check)
 

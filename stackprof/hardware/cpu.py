@@ -43,9 +43,13 @@ def vector_unit(cpu: dict) -> tuple[int, int, str, list[str]]:
                 "mobile parts have 256-bit datapaths)"]
         return 512, 2, "AVX-512", ["2 AVX-512 FMA units per core (some Xeon SKUs have 1: unverified)"]
     if _flag(cpu, "avx2") and _flag(cpu, "fma"):
+        model = cpu.get("model_number")
+        if amd and family == 0x17 and isinstance(model, int) and model < 0x30:
+            return 256, 1, "AMD Zen 1/Zen+", ["one 256-bit FMA per cycle (two 128-bit halves), as BLIS "
+                                                "counts the EPYC 7551"]
         notes = ["2 x 256-bit FMA units per core (Haswell .. Coffee Lake, Zen 2/3)"]
-        if amd and family == 0x17:
-            notes.append("Zen 1/Zen+ (also family 0x17) have half this: 128-bit datapaths (unverified)")
+        if amd and family == 0x17 and not isinstance(model, int):
+            notes.append("Zen 1/Zen+ (also family 0x17) have half this: model number unknown")
         return 256, 2, "AVX2+FMA", notes
     if _flag(cpu, "avx"):
         return 256, 1, "AVX (no FMA)", ["one 256-bit add and one multiply per cycle, counted as 1 FMA unit"]

@@ -65,8 +65,8 @@ def _attribution_view(att: dict | None) -> dict | None:
     if not att:
         return None
     return {"text": att["text"], "explained": att["explained"], "hardware_first": att["hardware_first"],
-            "facts": [(f["path"], _cell(f["a"], f["present"][0], f["path"]), _cell(f["b"], f["present"][1], f["path"]),
-                       f["why"]) for f in att["facts"]],
+            "facts": [(f["path"], *excerpts([f["a"], f["b"]], f["present"], 80, absent_text(f["path"])), f["why"])
+                      for f in att["facts"]],
             "more": att["facts_total"] - len(att["facts"]),
             "findings": [(f["id"], f.get("title") or "", f["only_in"]) for f in att["findings"]]}
 
@@ -160,7 +160,7 @@ def peak_figure(comparison: dict) -> Figure | None:
         for b in pair["benchmarks"]:
             for index, side in ((pair["a"], b["a"]), (pair["b"], b["b"])):
                 if side and side.get("status") == "ok" and fmt.is_num(side.get("pct_of_peak")):
-                    rows.setdefault(b["id"], [None] * len(runs))[index] = side["pct_of_peak"]
+                    rows.setdefault(b["id"], [None] * len(runs))[index] = 100 * side["pct_of_peak"]   # a fraction
     if not rows:
         return None
     ids = list(rows)[:MAX_CHART_ROWS]

@@ -88,7 +88,7 @@ def peak_figure(records: list[dict]) -> Figure | None:
     import plotly.graph_objects as go
     left_out = max(len(rows) - MAX_BARS, 0)
     if left_out:   # keep the ones furthest from the best: those are the ones to look at
-        rows = sorted(rows, key=lambda r: r.get("pct_of_best") if fmt.is_num(r.get("pct_of_best")) else 100.0)
+        rows = sorted(rows, key=lambda r: r.get("pct_of_best") if fmt.is_num(r.get("pct_of_best")) else 1.0)
         rows = rows[:MAX_BARS]
     rows = sorted(rows, key=lambda r: (str(r.get("op_key")), str(r.get("id"))), reverse=True)
     labels = _unique_labels([plotly_text(r.get("id"), 70) for r in rows])
@@ -104,7 +104,7 @@ def peak_figure(records: list[dict]) -> Figure | None:
     for name, key, color in (("% of hardware peak", "pct_of_peak", COLORS[0]),
                              ("% of best on this machine", "pct_of_best", COLORS[1])):
         fig.add_trace(go.Bar(name=name, orientation="h", y=labels, marker={"color": color},
-                             x=[r.get(key) if fmt.is_num(r.get(key)) else None for r in rows],
+                             x=[100 * r[key] if fmt.is_num(r.get(key)) else None for r in rows],
                              customdata=hover, hovertemplate=template))
     caption = ("Achieved throughput of each benchmark as a share of the hardware's peak (where a peak is "
                "known) and of the best result any library reached on this machine for the same operation, "

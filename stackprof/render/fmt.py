@@ -30,6 +30,14 @@ def pct(value: object, digits: int = 3) -> str:
     return NONE if not is_num(value) else num(value, digits) + "%"
 
 
+def share(value: object) -> str:
+    """A 0–1 fraction (pct_of_peak, pct_of_best) as a percent with up to 3 significant digits."""
+    if not is_num(value):
+        return NONE
+    text = num(100 * value, 3)
+    return (text.rstrip("0").rstrip(".") if "." in text else text) + "%"
+
+
 def fraction_pct(value: object) -> str:
     """A 0–1 fraction as a percent."""
     return NONE if not is_num(value) else f"{100 * value:.0f}%" if value >= 0.1 else f"{100 * value:.2g}%"
@@ -40,7 +48,8 @@ def ratio(value: object) -> str:
 
 
 def pvalue(value: object) -> str:
-    return NONE if not is_num(value) else f"{value:.2g}" if value >= 1e-4 else "< 0.0001"
+    """'p = 0.012' or 'p < 0.0001'."""
+    return "p = " + NONE if not is_num(value) else f"p = {value:.2g}" if value >= 1e-4 else "p < 0.0001"
 
 
 def nbytes(value: object) -> str:
@@ -62,6 +71,11 @@ def seconds(value: object) -> str:
     if value >= 1e-3:
         return f"{num(value * 1e3, 3)} ms"
     return f"{num(value * 1e6, 3)} µs"
+
+
+def one_line(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def fact(item: object, key: str = "") -> str:

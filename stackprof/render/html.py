@@ -40,8 +40,9 @@ def environment():
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(reports_dir() / "templates")),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, finalize=_visible)
-    env.filters.update(num=fmt.num, pct=fmt.pct, pvalue=fmt.pvalue, ratio=fmt.ratio, nbytes=fmt.nbytes,
-                       fact=fmt.fact, token=_css_token, component_row=_component_row)
+    env.filters.update(num=fmt.num, pct=fmt.pct, pvalue=fmt.pvalue, share=fmt.share, ratio=fmt.ratio, nbytes=fmt.nbytes,
+                       fact=fmt.fact, token=_css_token, component_row=_component_row,
+                       skip_row=lambda b: [b["id"], b["reason"] or "no reason given"])
     env.globals.update(figure_json=lambda fig: Markup(json_for_script(fig.spec)),
                        verdicts=summary.VERDICTS, tool_version=__version__)
     return env
@@ -61,7 +62,7 @@ def _css_token(text: object) -> str:
 
 
 def _component_row(comp: dict) -> list[str]:
-    return [str(comp.get("op_key", "")), str(comp.get("id", "")), fmt.pct(comp.get("pct_of_best"))]
+    return [str(comp.get("op_key", "")), str(comp.get("id", "")), fmt.share(comp.get("pct_of_best"))]
 
 
 def macros():

@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 
 from stackprof.render import fmt
 
-SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
-MEASURED_STATUSES = ("confirmed", "no_effect", "worse")
+MEASURED_STATUSES = ("confirmed", "no_effect", "worse", "inconclusive")
 DEMOTED_STATUSES = ("no_effect", "worse", "not_confirmed")
 
 
@@ -187,23 +186,19 @@ class FindingView:
     ab: bool
     experiment_text: str
     demoted: bool
-    magnitude: float = field(default=1.0)
+    checks: list[dict] = field(default_factory=list)   # per re-measured benchmark: id, status, text
 
 
 def ranked_findings(run) -> list[FindingView]:
-    """Findings ranked by impact: severity, then the size of the (measured, else estimated) effect;
-    findings whose experiment showed no effect or the opposite go last. Stable for equal keys, so the
-    analyzer's own order is kept among equals."""
-    views = [finding_view(run, f) for f in run.findings if isinstance(f, dict)]
-    return sorted(views, key=lambda v: (v.demoted, SEVERITY_ORDER.get(v.severity, 5), -v.magnitude))
+    """Findings in the document's order: analyze/verify rank them by impact (measured effects first,
+    then severity, then the estimated ratio; see docs/schema-findings.md). One ranking, not two."""
+    return [finding_view(run, f) for f in run.findings if isinstance(f, dict)]
 
 
 def finding_view(run, f: dict) -> FindingView:
     verification = f.get("verification") if isinstance(f.get("verification"), dict) else None
     impact = f.get("impact") if isinstance(f.get("impact"), dict) else {}
     measured = _measured(run, f, verification)
-    ratio = measured["ratio"] if measured else impact.get("ratio")
-    magnitude = max(ratio, 1 / ratio) if fmt.is_num(ratio) and ratio > 0 else 1.0
     status = str(f.get("status") or "")
     vstatus = str(get(verification, "status", ""))
     kind, text = _impact(impact, measured)
@@ -214,7 +209,24 @@ def finding_view(run, f: dict) -> FindingView:
         impact_kind=kind, impact_text=text, measured=measured, fix=str(f.get("fix") or ""),
         references=[reference(r) for r in f.get("references") or []], ab=bool(f.get("ab")),
         experiment_text=_experiment_text(f.get("experiment"), verification),
-        demoted=status in DEMOTED_STATUSES or vstatus in DEMOTED_STATUSES, magnitude=magnitude)
+        demoted=status in DEMOTED_STATUSES or vstatus in DEMOTED_STATUSES, checks=_checks(verification))
+
+
+def _checks(verification: dict | None) -> list[dict]:
+    """The experiment's verdict per re-measured benchmark (verification.benchmarks)."""
+    out = []
+    for item in get(verification, "benchmarks", []) or []:
+        if not isinstance(item, dict):
+            continue
+        ci = item.get("ci")
+        ci_ok = isinstance(ci, (list, tuple)) and len(ci) == 2 and all(map(fmt.is_num, ci))
+        n = item.get("n")
+        out.append({"id": str(item.get("id", "?")), "status": str(item.get("status") or ""),
+                    "text": _join(fmt.ratio(item.get("ratio")) if fmt.is_num(item.get("ratio")) else None,
+                                  ci_ok and f"95% CI {fmt.num(ci[0], 3)}–{fmt.num(ci[1], 3)}",
+                                  fmt.is_num(item.get("p_value")) and fmt.pvalue(item["p_value"]),
+                                  isinstance(n, list) and len(n) == 2 and f"n = {n[0]} / {n[1]}", sep=", ")})
+    return out
 
 
 def _scalar(item: object) -> float | None:
@@ -253,12 +265,13 @@ def measured_text(m: dict) -> str:
     numbers = f"{fmt.num(m['before'])} → {fmt.num(m['after'])}{unit}"
     stats = _join(fmt.ratio(m["ratio"]) if m["ratio"] is not None else None,
                   m["ci"] and f"95% CI {fmt.num(m['ci'][0], 3)}–{fmt.num(m['ci'][1], 3)}",
-                  m["p"] is not None and f"p = {fmt.pvalue(m['p'])}", sep=", ")
+                  m["p"] is not None and fmt.pvalue(m["p"]), sep=", ")
     return numbers + (f" ({stats})" if stats else "")
 
 
 VERDICTS = {"confirmed": "confirmed by experiment", "no_effect": "experiment showed no effect",
-            "worse": "experiment made it worse", "failed": "experiment failed", "skipped": "experiment skipped"}
+            "worse": "experiment made it worse", "failed": "experiment failed", "skipped": "experiment skipped",
+            "inconclusive": "experiment too noisy to decide"}
 
 
 def _impact(impact: dict, measured: dict | None) -> tuple[str, str]:
@@ -275,17 +288,27 @@ def _impact(impact: dict, measured: dict | None) -> tuple[str, str]:
 
 
 def _evidence(item: object) -> tuple[str, str]:
+    """(what, value): a fact path and its value, or a benchmark and what was measured."""
     if not isinstance(item, dict):
         return "", fmt.fact(item)
-    for label_key in ("fact", "benchmark", "measure", "name"):
-        if label_key in item:
-            rest = {k: v for k, v in item.items() if k != label_key}
-            if set(rest) <= {"value", "unit"} and "value" in rest:
-                text = fmt.fact(rest["value"]) + (f" {rest['unit']}" if rest.get("unit") else "")
-            else:
-                text = ", ".join(f"{k} = {fmt.fact(v, k)}" for k, v in rest.items())
-            return str(item[label_key]), text
-    return "", fmt.fact(item)
+    label_key = next((k for k in ("fact", "benchmark", "measure", "name") if k in item), None)
+    rest = {k: v for k, v in item.items() if k != label_key}
+    parts = []
+    if "value" in rest:
+        value = rest.pop("value")
+        unit = rest.pop("unit", None)
+        parts.append((fmt.num(value) if fmt.is_num(value) else fmt.fact(value)) + (f" {unit}" if unit else ""))
+    peak = rest.pop("peak", None)
+    for key, label in (("pct_of_best", "of the best"), ("pct_of_peak", "of peak")):
+        if fmt.is_num(rest.get(key)):
+            text = f"{fmt.share(rest.pop(key))} {label}"
+            if key == "pct_of_peak" and isinstance(peak, dict) and fmt.is_num(peak.get("value")):
+                text += f" ({fmt.num(peak['value'])} {peak.get('unit') or ''})".rstrip(" )") + ")"
+            parts.append(text)
+    if fmt.is_num(rest.get("iqr_rel")):
+        parts.append(f"IQR/median {fmt.share(rest.pop('iqr_rel'))}")
+    parts += [f"{k} = {fmt.one_line(fmt.fact(v, k), 120)}" for k, v in rest.items()]
+    return (str(item[label_key]) if label_key else ""), ", ".join(parts)
 
 
 _GH_REF = re.compile(r"([A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+)#(\d+)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 
 from stackprof.render import fmt, summary
 from stackprof.render.escape import one_line
@@ -57,15 +58,18 @@ def render(run, color: bool | None = None) -> str:
         for index, view in enumerate(shown, 1):
             sev = style(f"[{clean(view.severity, 10).upper()}]", fg=SEVERITY_COLOR.get(view.severity), bold=True)
             status = f"  ({clean(view.status.replace('_', ' '), 20)})" if view.status else ""
-            out.append(f"  {index}. {sev} {clean(view.id, 12)} {clean(view.title, WIDTH - 20)}{status}")
+            head = f"  {index}. [{clean(view.severity, 10).upper()}] {clean(view.id, 12)} "
+            title = textwrap.wrap(clean(view.title, 300) + status, WIDTH - len(head), max_lines=3, placeholder=" …")
+            out.append(f"  {index}. {sev} {clean(view.id, 12)} {title[0] if title else ''}")
+            out += [" " * 5 + line for line in title[1:]]
             if view.measured:
                 text = summary.measured_text(view.measured)
                 verdict = summary.VERDICTS.get(view.measured["status"], view.measured["status"])
                 out.append(f"     measured: {style(clean(text, WIDTH), bold=True)} — {verdict}")
             elif view.impact_text:
-                out.append(f"     impact: {clean(view.impact_text, WIDTH)}")
+                out += _wrapped("impact: ", clean(view.impact_text, 400), lambda s: s)
             if view.fix:
-                out.append(f"     fix: {style(clean(view.fix, WIDTH), fg='green')}")
+                out += _wrapped("fix: ", clean(view.fix, 400), lambda s: style(s, fg="green"))
         out.append("")
     elif run.benchmarks:
         out.append(style("Findings", bold=True) + ": none")
@@ -86,6 +90,13 @@ def render(run, color: bool | None = None) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+def _wrapped(label: str, text: str, paint, lines: int = 3) -> list[str]:
+    """``label`` + text wrapped under the finding, at most ``lines`` lines."""
+    indent = " " * 5
+    parts = textwrap.wrap(text, WIDTH - len(indent) - len(label), max_lines=lines, placeholder=" …")
+    return [indent + (label if i == 0 else " " * len(label)) + paint(part) for i, part in enumerate(parts)]
+
+
 def _bench_table(rows: list[dict], style, clean) -> list[str]:
     counts = summary.count_by_status(rows)
     out = [style("Benchmarks", bold=True) + " (" + ", ".join(f"{n} {s}" for s, n in counts.items()) + ")"]
@@ -93,17 +104,24 @@ def _bench_table(rows: list[dict], style, clean) -> list[str]:
     other = [r for r in rows if r["status"] != "ok"]
     if ok:
         id_width = min(max(len(r["id"]) for r in ok), 48)
-        out.append(style(f"  {'benchmark':<{id_width}} {'median':>10} {'unit':<8} {'IQR':>6} "
-                         f"{'%peak':>6} {'%best':>6}", dim=True))
+        out.append(style(f"  {'benchmark':<{id_width}} {'median':>10} {'unit':<8} {'IQR':>7} "
+                         f"{'%peak':>7} {'%best':>7}", dim=True))
         for r in ok[:MAX_BENCH_ROWS]:
             iqr = r["iqr_text"] + ("!" if r["noisy"] else " ")
             out.append(f"  {clean(r['id'], id_width):<{id_width}} {r['value_text']:>10} {clean(r['unit'], 8):<8} "
-                       f"{iqr:>7}{fmt.pct(r['pct_of_peak']):>6} {fmt.pct(r['pct_of_best']):>6}")
+                       f"{iqr:>8}{fmt.share(r['pct_of_peak']):>7} {fmt.share(r['pct_of_best']):>7}")
         if len(ok) > MAX_BENCH_ROWS:
             out.append(style(f"  … {len(ok) - MAX_BENCH_ROWS} more in report.html / run.json", dim=True))
         if any(r["noisy"] for r in ok[:MAX_BENCH_ROWS]):
             out.append(style("  ! noisy: IQR/median above 10%, result unreliable", dim=True))
-    for r in other:
+    for r in (r for r in other if r["status"] != "skipped"):
         out.append("  " + style(f"{r['status']}:", fg=STATUS_COLOR.get(r["status"]))
                    + f" {clean(r['id'], 60)} — {clean(r['reason'] or 'no reason given', WIDTH - 40)}")
+    by_reason: dict[str, list[str]] = {}
+    for r in (r for r in other if r["status"] == "skipped"):
+        by_reason.setdefault(r["reason"] or "no reason given", []).append(r["id"])
+    for reason, ids in by_reason.items():
+        names = ", ".join(ids[:2]) + (f" and {len(ids) - 2} more" if len(ids) > 2 else "")
+        out.append("  " + style(f"skipped ({len(ids)}):", fg=STATUS_COLOR["skipped"])
+                   + f" {clean(reason, 70)} — {clean(names, WIDTH - 20)}")
     return out

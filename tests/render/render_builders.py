@@ -124,7 +124,7 @@ def _record(op, framework, device, dtype, shape, shape_key, unit, direction, flo
     rec["check"] = {"ok": True, "max_rel_err": 2e-6, "tol": 1e-4}
     if peak:
         rec["peak"] = {"value": peak, "unit": unit, "source": "cpu estimate: 1 core x 3.7 GHz x 32 FP32 FLOP/cycle"}
-        rec["pct_of_peak"] = 100.0 * rec["value"] / peak
+        rec["pct_of_peak"] = rec["value"] / peak
     if best:
         rec["best_on_machine"] = best
     return rec
@@ -176,13 +176,13 @@ def _best_on_machine(recs: list[dict]) -> None:
         key = (r["op_key"], str(sorted(r["shape"].items())))
         if r["status"] == "ok" and key in best:
             r["best_on_machine"] = {"id": best[key]["id"], "value": best[key]["value"]}
-            r["pct_of_best"] = 100.0 * r["value"] / best[key]["value"]
+            r["pct_of_best"] = r["value"] / best[key]["value"]
 
 
 def headline(recs: list[dict]) -> dict:
     comps = [{"op_key": r["op_key"], "id": r["id"], "pct_of_best": r["pct_of_best"]}
              for r in recs if r.get("pct_of_best") and r["op"] == "gemm" and "2048" in r["id"]]
-    score = math.exp(sum(math.log(c["pct_of_best"] / 100) for c in comps) / len(comps)) if comps else None
+    score = math.exp(sum(math.log(c["pct_of_best"]) for c in comps) / len(comps)) if comps else None
     return {"score": score, "text": f"this environment reaches {score:.0%} of the best this machine achieved"
             if score else "no benchmark", "method": "geometric mean over key kernels of achieved / best on this "
             "machine for the same operation and dtype", "components": comps}
@@ -194,15 +194,22 @@ def findings() -> list[dict]:
          "AVX-512 CPU", "evidence": [{"fact": "env_vars.vars.OPENBLAS_CORETYPE", "value": "Haswell"},
                                      {"fact": "system.cpu.isa_level", "value": "avx512"},
                                      {"benchmark": "gemm/numpy/cpu/fp32/2048x2048x2048", "value": 130.2,
-                                      "unit": "GFLOP/s"}],
+                                      "unit": "GFLOP/s", "pct_of_best": 0.639, "pct_of_peak": 0.555,
+                                      "peak": {"value": 236.8, "unit": "GFLOP/s", "source": "estimate"}}],
          "impact": {"kind": "measured", "ratio": 1.38, "text": "GEMM fp32 1.38x faster without the override"},
          "fix": "unset OPENBLAS_CORETYPE", "references": ["numpy/numpy#15764",
                                                           "https://github.com/OpenMathLib/OpenBLAS/wiki/Faq"],
          "ab": False,
          "experiment": {"env": {"OPENBLAS_CORETYPE": None}, "benchmarks": ["gemm/numpy/cpu/fp32/2048x2048x2048"],
                         "description": "re-run the numpy GEMM with OPENBLAS_CORETYPE unset"},
-         "verification": {"status": "confirmed", "before": 130.2, "after": 179.7, "ratio": 1.38,
-                          "ci": [1.31, 1.45], "p_value": 0.0002, "note": "unit GFLOP/s, 15 samples each"},
+         "verification": {"status": "confirmed", "before": {"median_s": 0.1319, "value": 130.2, "unit": "GFLOP/s"},
+                          "after": {"median_s": 0.0956, "value": 179.7, "unit": "GFLOP/s"}, "ratio": 1.38,
+                          "ci": [1.31, 1.45], "p_value": 0.0002, "geomean_ratio": 1.38,
+                          "note": "gemm/numpy/cpu/fp32/2048x2048x2048: 1.38× (confirmed)",
+                          "benchmarks": [{"id": "gemm/numpy/cpu/fp32/2048x2048x2048", "status": "confirmed",
+                                          "ratio": 1.38, "ci": [1.31, 1.45], "p_value": 0.0002,
+                                          "round_ratios": [1.37, 1.39], "n": [15, 15]}],
+                          "env": {"OPENBLAS_CORETYPE": None}, "rounds": 2, "elapsed_s": 3.1},
          "status": "confirmed"},
         {"id": "C4", "severity": "medium", "title": "two OpenMP runtimes could be loaded",
          "evidence": [{"fact": "native_libs.openmp_runtimes", "value": ["libgomp", "libiomp5"]}],
@@ -216,7 +223,8 @@ def findings() -> list[dict]:
          "fix": "torch.set_num_threads(2)", "references": [], "ab": False,
          "experiment": {"env": {"OMP_NUM_THREADS": "2"}, "benchmarks": ["gemm/torch/cpu/fp32/1024x1024x1024"],
                         "description": "re-run with OMP_NUM_THREADS=2"},
-         "verification": {"status": "no_effect", "before": 200.0, "after": 202.0, "ratio": 1.01,
+         "verification": {"status": "no_effect", "before": {"value": 200.0, "unit": "GFLOP/s"},
+                          "after": {"value": 202.0, "unit": "GFLOP/s"}, "ratio": 1.01,
                           "ci": [0.97, 1.05], "p_value": 0.41, "note": "no measurable difference"},
          "status": "not_confirmed"},
         {"id": "M3", "severity": "info", "title": "launch benchmark noisy, result unreliable",

@@ -58,6 +58,7 @@ def test_number_formatting():
     assert fmt.pct(55.55) == "55.5%" or fmt.pct(55.55) == "55.6%"
     assert fmt.fraction_pct(0.41) == "41%"
     assert fmt.nbytes(24 * 2**30) == "24.0 GiB"
-    assert fmt.pvalue(0.0002) == "0.0002" and fmt.pvalue(1e-9) == "< 0.0001"
+    assert fmt.pvalue(0.0002) == "p = 0.0002" and fmt.pvalue(1e-9) == "p < 0.0001"
+    assert fmt.share(0.637) == "63.7%" and fmt.share(1.0) == "100%" and fmt.share(0.000124) == "0.0124%"
     assert fmt.fact(True) == "yes" and fmt.fact(None) == fmt.NONE and fmt.fact([1, "a"]) == "1, a"
     assert fmt.fact(2048, "memory_limit_bytes") == "2.00 KiB (2,048)"

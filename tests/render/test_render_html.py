@@ -36,7 +36,8 @@ def test_report_sections_and_findings_order():
     order = [html.index(f'id="{a}"') for a in ("headline", "findings", "charts", "benchmarks", "environment")]
     assert order == sorted(order), "findings come before charts, tables and environment"
     titles = re.findall(r'<span class="fid">([^<]+)</span>', html)
-    assert titles == ["A5", "C4", "M3", "A9"]      # high > medium > info; A9's experiment showed no effect
+    assert titles == ["A5", "C4", "A9", "M3"]      # the document's order: analyze/verify rank them
+    assert 'class="finding sev-low demoted"' in html   # A9: its experiment showed no effect
     # the measured before/after of the confirmed finding is shown as numbers
     assert re.search(r'class="before"[^>]*>130\.2<.*class="after"[^>]*>179\.7<', html, re.S)
     assert "confirmed by experiment" in html and "experiment showed no effect" in html

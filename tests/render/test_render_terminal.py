@@ -17,7 +17,8 @@ def test_summary_content_without_colour():
     assert "1. [HIGH] A5" in text and "measured: 130.2 → 179.7 GFLOP/s" in text
     assert "fix: unset OPENBLAS_CORETYPE" in text
     assert "Benchmarks (23 ok, 1 skipped, 1 failed)" in text
-    assert "skipped: gemm/torch/cuda:0/fp16/4096x4096x4096 — no CUDA device" in text
+    assert "skipped (1): no CUDA device — gemm/torch/cuda:0/fp16/4096x4096x4096" in text
+    assert "failed: conv2d/torch/cpu/fp32/8x64x56 — RuntimeError: mkldnn convolution failed" in text
     assert "Errors (1)" in text and "libcudart.so.12" in text
     assert max(len(line) for line in text.splitlines()) <= 150
 

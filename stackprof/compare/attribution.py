@@ -86,9 +86,9 @@ def _text(bench: dict, facts: list[dict], findings: list[dict], hardware: list, 
         return (f"the runs come from different machines ({facts_differ(len(hardware), 'hardware fact')}); "
                 "hardware is the first explanation")
     if facts:
-        top = ", ".join(f["path"] for f in facts[:3])
-        more = f" and {len(facts) - 3} more" if len(facts) > 3 else ""
-        return f"differing facts that can move {bench.get('op_key') or bench.get('op')}: {top}{more}"
+        kinds = list(dict.fromkeys(f["why"] for f in facts))
+        return (f"{facts_differ(len(facts))} that can move {bench.get('op_key') or bench.get('op')}: "
+                + "; ".join(kinds))
     if findings:
         return "findings present in only one run: " + ", ".join(str(f["id"]) for f in findings)
     return (f"unexplained: none of the {differing} differing facts is known to affect "

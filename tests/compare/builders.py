@@ -84,7 +84,7 @@ def record(bench_id: str = "gemm/numpy/cpu/fp32/512x512x512", samples_s: list[fl
     if rec["samples_s"] and rec["direction"] == "higher" and (rec["work"] or {}).get("flops"):
         med = sorted(rec["samples_s"])[len(rec["samples_s"]) // 2]
         rec.setdefault("value", rec["work"]["flops"] / med / 1e9)
-        rec["pct_of_peak"] = 100 * rec["value"] / rec["peak"]["value"]
+        rec["pct_of_peak"] = rec["value"] / rec["peak"]["value"]          # a fraction, as bench.finish writes it
     return rec
 
 

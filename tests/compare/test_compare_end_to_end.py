@@ -7,6 +7,8 @@
   attributed to the kernel architecture and OPENBLAS_CORETYPE.
 - same: the venv twice, interleaved: no benchmark may come out faster or slower.
 Only the wrapper's child process sees the changed variable; this process's environment is untouched.
+Both sides run OpenBLAS single-threaded (OPENBLAS_NUM_THREADS=1, the same in A and B): on a busy 2-core
+machine a 2-thread GEMM waits for scheduler time slices, which is noise, not the kernels' speed.
 """
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ def own_kernels_python(numpy_venv, tmp_path_factory) -> Path:
 
 
 def _run_pair(cli, out: Path, a: Path, b: Path, labels=("a", "b")) -> dict:
-    env = {"OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "Haswell")}
+    env = {"OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "Haswell"), "OPENBLAS_NUM_THREADS": "1"}
     proc = cli("run", "--quick", "--no-verify", "--python", a, "--python", b, "--label", labels[0],
                "--label", labels[1], "-o", out, env=env, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]

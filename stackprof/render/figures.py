@@ -24,7 +24,8 @@ class Figure:
     spec: dict          # {"data", "layout", "config"}
 
 
-def _template():
+def layout_template():
+    """The plotly layout template of every stackprof chart (system fonts, light grid, legend on top)."""
     import plotly.graph_objects as go
     return go.layout.Template(layout={
         "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12,
@@ -35,6 +36,9 @@ def _template():
         "hoverlabel": {"align": "left"},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
         "margin": {"l": 10, "r": 20, "t": 40, "b": 40}})
+
+
+_template = layout_template      # the name the comparison page imports
 
 
 def _ok(run) -> list[dict]:
@@ -92,13 +96,10 @@ def peak_figure(records: list[dict]) -> Figure | None:
         rows = rows[:MAX_BARS]
     rows = sorted(rows, key=lambda r: (str(r.get("op_key")), str(r.get("id"))), reverse=True)
     labels = _unique_labels([plotly_text(r.get("id"), 70) for r in rows])
-    hover = [[plotly_text(f"{fmt.num(r['value'])} {r.get('unit', '')}"),
-              plotly_text(f"{fmt.num((r.get('peak') or {}).get('value'))} ({(r.get('peak') or {}).get('source', 'no peak')})", 120),
-              plotly_text(f"{fmt.num((r.get('best_on_machine') or {}).get('value'))} "
-                          f"({(r.get('best_on_machine') or {}).get('id', '')})", 120)] for r in rows]
+    hover = [_peak_hover(r) for r in rows]
     template = ("%{y}<br>achieved %{customdata[0]}<br>peak %{customdata[1]}<br>"
                 "best on this machine %{customdata[2]}<extra>%{fullData.name}: %{x:.1f}%</extra>")
-    fig = go.Figure(layout={"template": _template(), "barmode": "group", "height": 120 + 34 * len(rows),
+    fig = go.Figure(layout={"template": layout_template(), "barmode": "group", "height": 120 + 34 * len(rows),
                             "xaxis": {"title": {"text": "% (100 = the reference)"}, "rangemode": "tozero"},
                             "yaxis": {"type": "category"}})
     for name, key, color in (("% of hardware peak", "pct_of_peak", COLORS[0]),
@@ -112,6 +113,15 @@ def peak_figure(records: list[dict]) -> Figure | None:
     if left_out:
         caption += f" Showing the {MAX_BARS} furthest from the best; {left_out} more are in the table below."
     return Figure("chart-peak", "Achieved vs peak vs best on this machine", caption, _spec(fig))
+
+
+def _peak_hover(rec: dict) -> list[str]:
+    """[achieved, peak (source), best (which)] for the hover box."""
+    peak = rec.get("peak") if isinstance(rec.get("peak"), dict) else {}
+    best = rec.get("best_on_machine") if isinstance(rec.get("best_on_machine"), dict) else {}
+    return [plotly_text(f"{fmt.num(rec['value'])} {rec.get('unit', '')}"),
+            plotly_text(f"{fmt.num(peak.get('value'))} ({peak.get('source', 'no peak known')})", 120),
+            plotly_text(f"{fmt.num(best.get('value'))} ({best.get('id', '')})", 120)]
 
 
 def _series_name(rec: dict, *keys: str) -> str:
@@ -139,7 +149,7 @@ def gemm_figure(records: list[dict]) -> Figure | None:
     for rec in rows:
         series.setdefault(_series_name(rec, "framework", "device", "dtype", "variant"), []).append(rec)
     units = sorted({str(r.get("unit")) for r in rows})
-    fig = go.Figure(layout={"template": _template(), "barmode": "group", "height": 420,
+    fig = go.Figure(layout={"template": layout_template(), "barmode": "group", "height": 420,
                             "xaxis": {"title": {"text": "shape m×n×k"}, "type": "category",
                                       "categoryorder": "array", "categoryarray": [s for s, _ in shapes]},
                             "yaxis": {"title": {"text": plotly_text(", ".join(units))}, "rangemode": "tozero"}})
@@ -160,7 +170,7 @@ def bandwidth_figure(records: list[dict]) -> Figure | None:
     series: dict[str, list[dict]] = {}
     for rec in sorted(rows, key=lambda r: r["work"]["bytes"]):
         series.setdefault(_series_name(rec, "op", "framework", "device", "dtype", "variant"), []).append(rec)
-    fig = go.Figure(layout={"template": _template(), "height": 420,
+    fig = go.Figure(layout={"template": layout_template(), "height": 420,
                             "xaxis": {"title": {"text": "bytes moved per call"}, "type": "log"},
                             "yaxis": {"title": {"text": "GB/s"}, "rangemode": "tozero"}})
     for name, recs in series.items():

@@ -109,7 +109,8 @@ def open_html(path: str | Path, *, screenshot: str | Path | None = None, chart_s
                 except Exception:   # noqa: BLE001 - reported per chart below
                     pass
             result.charts = page.eval_on_selector_all(
-                chart_selector, "els => Object.fromEntries(els.map(e => [e.id, e.querySelectorAll('.main-svg').length]))")
+                chart_selector,
+                "els => Object.fromEntries(els.map(e => [e.id, e.querySelectorAll('.main-svg').length]))")
             for selector in must_be_visible:
                 result.visible[selector] = page.locator(selector).first.is_visible()
             result.title = page.title()

@@ -11,7 +11,7 @@ from stackprof.render import render
 from tests.browser.chromium import chromium_available, open_html
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "render"))
-from render_builders import full_run, probe_only_run, with_strings  # noqa: E402
+from render_builders import full_run, gpu_run, probe_only_run, with_strings  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(chromium_available() is not None,
                                                       reason=str(chromium_available()))]
@@ -30,6 +30,12 @@ def test_full_report_renders_offline_with_every_chart(tmp_path):
     assert set(result.charts) == {"chart-peak", "chart-gemm", "chart-bandwidth"}
     assert result.title == "stackprof report — torch-env"
     assert result.screenshot.stat().st_size > 10_000
+
+
+def test_gpu_shaped_report_renders(tmp_path):
+    result = open_html(_write(tmp_path, gpu_run()), screenshot="test-artifacts/report-gpu-shaped.png",
+                       must_be_visible=("#findings",))
+    result.assert_rendered(min_charts=3)
 
 
 def test_hostile_strings_do_not_execute_or_break_the_page(tmp_path):

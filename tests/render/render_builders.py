@@ -288,3 +288,36 @@ def with_strings(run: Run, text: str) -> Run:
     run.headline["text"] = text
     run.add_error("probe", text, text)
     return run
+
+
+def gpu_run() -> Run:
+    """A run shaped like one on a GPU machine (contract A `gpus`, CUDA benchmark records). Hand-made:
+    this machine has no GPU, so no figure here is a measurement."""
+    run = full_run()
+    run.environment["gpus"] = {
+        "available": True, "reason": None, "driver_version": "570.86.15", "cuda_driver_version": "12.8",
+        "count": 2, "devices": [
+            {"index": i, "name": "NVIDIA H100 80GB HBM3", "uuid": "<gpu-uuid>", "bus_id": f"00000000:{i + 1:02x}:00.0",
+             "memory_total_bytes": 85899345920, "clocks": {"sm_mhz": 1980, "sm_max_mhz": 1980, "mem_mhz": 2619,
+                                                            "mem_max_mhz": 2619},
+             "power": {"draw_w": 120.5, "limit_w": 700.0, "default_limit_w": 700.0}, "throttle_reasons": [],
+             "pcie": {"gen": 5, "gen_max": 5, "width": 16, "width_max": 16}, "persistence_mode": True,
+             "ecc_enabled": True, "mig_mode": False, "temperature_c": 34, "numa_node": 0,
+             "cpu_affinity": [0, 1], "nvlink": None} for i in range(2)]}
+    run.environment["torch"]["cuda"] = {"built_version": "12.8", "available": True, "device_count": 2,
+                                        "arch_list": ["sm_80", "sm_90"], "cudnn_version": 90100,
+                                        "nccl_version": "2.26.2", "devices": []}
+    rng = random.Random(3)
+    for n in (4096, 8192):
+        for dtype, tflops in (("bf16", 700.0), ("fp16", 690.0), ("fp32", 50.0)):
+            flops = 2.0 * n ** 3
+            rec = _record("gemm", "torch", "cuda:0", dtype, {"m": n, "n": n, "k": n}, f"{n}x{n}x{n}", "GFLOP/s",
+                          "higher", flops, 6.0 * n * n, flops / (tflops * 1e12), rng, peak=989e3 if dtype != "fp32"
+                          else 67e3)
+            rec["timing"] = "cuda_event"
+            run.benchmarks.append(rec)
+    for size in (2**20, 2**26, 2**30):
+        run.benchmarks.append(_record("h2d", "torch", "cuda:0", "u8", {"bytes": size}, f"{size}B", "GB/s", "higher",
+                                      None, float(size), size / 50e9, rng, variant="pinned"))
+    _best_on_machine(run.benchmarks)
+    return run

@@ -145,3 +145,18 @@ def test_page_shell_is_reusable():
     assert "<title>A &lt;title&gt;</title>" in html and "<td>&lt;b&gt;</td>" in html and "&lt;v&gt;" in html
     assert 'href="#one"' in html and 'href="#two"' in html
     assert "plotly.js (basic" not in html          # no figures, no bundle
+
+
+def test_gpu_run_shows_devices_and_cuda_results():
+    from render_builders import gpu_run
+    run = gpu_run()
+    html = render(run, "html")
+    assert not html_problems(html)
+    assert "2× NVIDIA H100 80GB HBM3 · driver 570.86.15 · CUDA driver 12.8" in html
+    assert "CUDA 12.8" in html                       # torch essentials: the CUDA build
+    assert "<h4>devices <span class=\"muted\">(2)</span></h4>" in html
+    gemm = next(f for f in benchmark_figures(run) if f.id == "chart-gemm")
+    names = {trace["name"] for trace in gemm.spec["data"]}
+    assert {"torch cuda:0 bf16", "torch cuda:0 fp32", "torch cpu fp32"} <= names
+    bandwidth = next(f for f in benchmark_figures(run) if f.id == "chart-bandwidth")
+    assert "h2d torch cuda:0 u8 pinned" in {trace["name"] for trace in bandwidth.spec["data"]}

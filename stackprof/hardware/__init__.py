@@ -69,8 +69,11 @@ def _gpu_peak(record: dict, environment: dict) -> dict | None:
         tflops = spec.tflops.get(prec)
         if tflops is None:
             return None
-        return {"value": tflops * 1000.0, "unit": "GFLOP/s", "source": spec.source, "model": spec.model,
+        peak = {"value": tflops * 1000.0, "unit": "GFLOP/s", "source": spec.source, "model": spec.model,
                 "precision": prec, "note": spec.note, "verified": prec not in spec.unverified}
+        if op == "gemm" and spec.mamf and spec.mamf.get(prec):
+            peak["achievable"] = {"value": spec.mamf[prec] * 1000.0, "source": gpus.MAMF_SOURCE}
+        return peak
     if unit == "GB/s" and op in MEMORY_OPS and spec.mem_tbps:
         return {"value": spec.mem_tbps * 1000.0, "unit": "GB/s", "source": spec.source, "model": spec.model,
                 "note": spec.note, "verified": "mem" not in spec.unverified}

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 
 STAS = "stas00/ml-engineering compute/accelerator/README.md tables (vendor spec pages), via microbenchmark-method.md §4"
+MAMF_SOURCE = ("MAMF finder results, stas00/ml-engineering compute/accelerator/README.md, via "
+               "microbenchmark-method.md §5 (mean of 100 iterations at the best shape)")
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class GpuSpec:
     source: str
     unverified: tuple = ()            # precisions (or "mem") whose value is unverified
     note: str = ""
+    mamf: dict | None = None          # achievable TFLOPS measured by the MAMF finder: {"bf16": …, "fp8": …}
 
 
 def _t(fp32, tf32, bf16, fp8):
@@ -34,19 +37,23 @@ UNKNOWN = _t(None, None, None, None)
 # Order matters: the first pattern that matches wins (specific names before generic ones).
 TABLE: list[GpuSpec] = [
     GpuSpec("GH200 (HBM3e)", r"GH200.*(144|HBM3e)", _t(67, 494.5, 989, 1979), 4.8, STAS,
-            note="GH200 per chip = H100 compute; HBM3e variant"),
+            note="GH200 per chip = H100 compute; HBM3e variant", mamf={"bf16": 828.6, "fp8": 1535.0}),
     GpuSpec("GH200", r"GH200", _t(67, 494.5, 989, 1979), 4.0, STAS,
-            note="GH200 per chip = H100 compute; 4.0 TB/s HBM3 (4.8 for the HBM3e variant)"),
+            note="GH200 per chip = H100 compute; 4.0 TB/s HBM3 (4.8 for the HBM3e variant)",
+            mamf={"bf16": 828.6, "fp8": 1535.0}),
     GpuSpec("H200 NVL", r"H200 NVL", UNKNOWN, None, "not in the project reference",
             note="PCIe H200 NVL: peaks differ from the SXM part and are not in the reference"),
-    GpuSpec("H200 SXM", r"H200", _t(67, 494.5, 989, 1979), 4.8, STAS, note="same compute as H100 SXM"),
+    GpuSpec("H200 SXM", r"H200", _t(67, 494.5, 989, 1979), 4.8, STAS, note="same compute as H100 SXM",
+            mamf={"bf16": 794.5, "fp8": 1453.4}),   # bf16: the H100 SXM row ("H200 is the same")
     GpuSpec("H100 NVL", r"H100 NVL", UNKNOWN, None, "not in the project reference",
             note="H100 NVL peaks are not in the reference"),
     GpuSpec("H100 PCIe", r"H100.*PCIe", _t(51, 378, 756, 1513), 2.0, STAS),
     GpuSpec("H100 SXM", r"H100", _t(67, 494.5, 989, 1979), 3.35, STAS,
-            note="'NVIDIA H100 80GB HBM3' is the SXM part; math at the 1830 MHz boost clock"),
+            note="'NVIDIA H100 80GB HBM3' is the SXM part; math at the 1830 MHz boost clock",
+            mamf={"bf16": 794.5, "fp8": 1402.6}),
     GpuSpec("A100 80GB", r"A100.*80\s*GB", _t(19.5, 156, 312, None), 2.0, STAS,
-            note="SXM bandwidth (2.0 TB/s); the 80GB PCIe card has 1.9 TB/s (unverified)"),
+            note="SXM bandwidth (2.0 TB/s); the 80GB PCIe card has 1.9 TB/s (unverified)",
+            mamf={"bf16": 271.2}),                  # A100 SXM; the PCIe card reached 252.9
     GpuSpec("A100 40GB", r"A100", _t(19.5, 156, 312, None), 1.555,
             STAS + "; 40GB bandwidth from NVIDIA's A100 datasheet (not in the reference)",
             unverified=("mem",)),
@@ -62,9 +69,10 @@ TABLE: list[GpuSpec] = [
             "spec aggregators (waredb, hmc-tech, gigagpu, holynerdvana); bf16/fp16/fp8 with FP32 accumulate",
             unverified=("fp32", "tf32", "bf16", "fp16", "fp8", "mem"),
             note="all values unverified against the Ada whitepaper"),
-    GpuSpec("B200", r"B200", _t(80, 1125, 2250, 4500), 8.0, STAS),
+    GpuSpec("B200", r"B200", _t(80, 1125, 2250, 4500), 8.0, STAS, mamf={"bf16": 1745.0, "fp8": 3432.5}),
     GpuSpec("MI300X", r"MI300X", _t(163.4, 653.7, 1307.4, 2614.9), 5.3, STAS,
-            note="fp32 is the matrix-core rate (vector fp32 81.7, unverified); fp8 e4m3fnuz"),
+            note="fp32 is the matrix-core rate (vector fp32 81.7, unverified); fp8 e4m3fnuz",
+            mamf={"bf16": 668.4}),                  # with TunableOp, ROCm 6.3
 ]
 
 

@@ -108,3 +108,39 @@ def test_relative_error():
     assert harness.relative_error([0.0, 0.0], [3.0, 4.0]) == pytest.approx(1.0)
     assert harness.relative_error([1.0], [1.0, 2.0]) == float("inf")
     assert harness.relative_error([1.0], [0.0]) == float("inf")
+
+
+class FakeCuda:
+    """Thin stand-in for torch.cuda (no GPU here): events read the host clock when recorded,
+    so the harness's CUDA-event path (pairs per block, one sync, ms -> s) runs unchanged."""
+
+    class Event:
+        def __init__(self, enable_timing=False):
+            self.t = None
+
+        def record(self):
+            self.t = time.perf_counter()
+
+        def elapsed_time(self, end):
+            return (end.t - self.t) * 1000.0
+
+    def __init__(self):
+        self.syncs = 0
+
+    def synchronize(self, device=None):
+        self.syncs += 1
+
+    def device(self, device):
+        import contextlib
+        return contextlib.nullcontext()
+
+
+def test_cuda_event_timer_path():
+    fake = type("torch", (), {"cuda": FakeCuda()})()
+    timer = harness.CudaTimer(fake, "cuda:0")
+    kernel = harness.Kernel(lambda: time.sleep(0.002), good_check, before=lambda: time.sleep(0.004), timer=timer)
+    rec = run(kernel, budget=0.05)
+    assert rec["status"] == "ok" and rec["timing"] == "cuda_event"
+    assert all(0.002 <= s < 0.0035 for s in rec["samples_s"])      # the flush before each rep is outside
+    syncs_before_blocks = 1 + rec["params"]["warmup_calls"]         # first call + estimate/warm-up calls
+    assert fake.cuda.syncs == syncs_before_blocks + 1               # one sync after all timed blocks

@@ -100,6 +100,8 @@ def test_gpu_peak_per_precision_and_memory():
     triad = hardware.peak_for(dict(base, op="stream_triad", unit="GB/s", dtype="fp32"), {})
     assert (bf16["value"], fp32["value"], tf32["value"]) == (989000.0, 67000.0, 494500.0)
     assert triad["value"] == 3350.0
+    assert bf16["achievable"]["value"] == 794500.0 and "MAMF" in bf16["achievable"]["source"]
+    assert "achievable" not in fp32
     assert hardware.peak_for(dict(base, op="dispatch", unit="us", dtype="fp32"), {}) is None
 
 

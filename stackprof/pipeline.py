@@ -77,7 +77,8 @@ def diagnose(target: Target, run: Run, mode: str, budget_s: float | None = None,
     run_stage(run, "probe", collect_facts, target, run)
     bench_budget = budget_s * BENCH_SHARE if budget_s else None
     say(f"benchmarks ({mode})")
-    run_stage(run, "bench", _benchmarks, target, run, mode, budget_s=bench_budget, progress=progress)
+    run_stage(run, "bench", _benchmarks, target, run, mode, budget_s=bench_budget,
+              progress=(lambda done, total, what: say(f"  {done}/{total} {what}")) if progress else None)
     run_stage(run, "analyze", analyze.analyze, run)
     if verify_experiments:
         spent = time.perf_counter() - started

@@ -4,7 +4,9 @@ For a finding with an ``experiment`` ({"env": {NAME: value | None}, "benchmarks"
 benchmarks are re-run in fresh subprocesses of the same target, the baseline (patient's environment
 unchanged) and the modified environment interleaved A B A B…, so that drift over the window cannot
 masquerade as an effect. Verdict: the speed-up median(before)/median(after) of the per-call times,
-its bootstrap CI and a Mann-Whitney p-value (stackprof/stats.py), plus agreement of every round.
+its bootstrap CI and a Mann-Whitney p-value (stackprof/stats.py), plus agreement of every round;
+"no effect" only when the CI rules out an effect above 10%, otherwise "inconclusive" (the finding
+then stays suspected, with the numbers). An inconclusive result gets two more rounds if the budget allows.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from stackprof.model import Run, one_line
 from stackprof.target import Target
 
 ROUNDS = 2                 # A B A B
+EXTRA_ROUNDS = 2           # added once when the result is too noisy to decide (budget permitting)
+NULL_BAND = 1.10           # "no effect" needs the whole 95% CI within 1/1.10 … 1.10
 MIN_EFFECT = 1.05          # practical-effect threshold: below 5% we call it no effect (asv uses 10%)
 ALPHA = 0.01
 START_COST_S = 1.0         # interpreter + agent start, added to the framework's import time
@@ -55,27 +59,48 @@ def _measure(target: Target, run: Run, finding: dict, exp: dict, left_s: float, 
         progress(f"verify {finding.get('id')}: {exp.get('description') or env} ({rounds} rounds, ~{cost:.0f} s)")
     before: dict[str, list] = {r["id"]: [] for r in records}
     after: dict[str, list] = {r["id"]: [] for r in records}
-    t0 = time.monotonic()
+    t0, done = time.monotonic(), 0
     try:
-        for _ in range(rounds):
-            for side, overrides in ((before, {}), (after, env)):
-                for rec in bench.rerun(target, records, overrides):
-                    if rec.get("id") in side and rec.get("status") == "ok" and rec.get("samples_s"):
-                        side[rec["id"]].append([float(s) for s in rec["samples_s"]])
+        while True:
+            for _ in range(rounds if done == 0 else EXTRA_ROUNDS):
+                for side, overrides in ((before, {}), (after, env)):          # A B, A B, …
+                    for rec in bench.rerun(target, records, overrides):
+                        if rec.get("id") in side and rec.get("status") == "ok" and rec.get("samples_s"):
+                            side[rec["id"]].append([float(s) for s in rec["samples_s"]])
+                done += 1
+            results = [judge(rec, before[rec["id"]], after[rec["id"]]) for rec in records]
+            spent = time.monotonic() - t0
+            if done >= rounds + EXTRA_ROUNDS or not any(map(_unsettled, results)) \
+                    or spent / done * EXTRA_ROUNDS > left_s - spent:
+                break
+            if progress:
+                progress(f"verify {finding.get('id')}: too noisy to decide, {EXTRA_ROUNDS} more rounds")
     except Exception as exc:               # noqa: BLE001 - a failed experiment is a result, not a crash
         run.add_error("verify", f"finding {finding.get('id')}", f"{exc.__class__.__name__}: {exc}", kind="exception")
         return {"status": "failed", "env": env, "note": one_line(f"re-run failed: {exc}")}
-    results = [judge(rec, before[rec["id"]], after[rec["id"]]) for rec in records]
     verdict = combine(results)
-    verdict.update(env=env, rounds=rounds, elapsed_s=round(time.monotonic() - t0, 2), benchmarks=results)
+    verdict.update(env=env, rounds=done, elapsed_s=round(time.monotonic() - t0, 2), benchmarks=results)
     return verdict
 
 
+def _unsettled(result: dict) -> bool:
+    return result.get("status") == "inconclusive"      # more rounds may decide it
+
+
 def estimate_cost(run: Run, records: list[dict]) -> float:
-    """Seconds for one re-run subprocess of these benchmarks (start, imports, the measured calls)."""
+    """Seconds for one re-run subprocess of these benchmarks: start, imports, and per case its time
+    budget (the harness sizes repetitions by time) or, without one, its recorded samples."""
     frameworks = {r.get("framework") for r in records}
     imports = sum(float(run.fact(f"{fw}.import_s") or 0.3) for fw in frameworks if fw)
-    calls = sum(sum(r.get("samples_s") or []) * max(1, int(r.get("inner") or 1)) * 1.5 for r in records)
+    calls = 0.0
+    for rec in records:
+        samples = [float(s) for s in rec.get("samples_s") or []]
+        task = rec.get("task") if isinstance(rec.get("task"), dict) else {}
+        budget = task.get("args", {}).get("budget_s") if isinstance(task.get("args"), dict) else None
+        if isinstance(budget, (int, float)) and budget > 0:
+            calls += 1.5 * budget + 2 * max(samples, default=0.0)       # warm-up + time-boxed repetitions
+        else:
+            calls += 1.5 * sum(samples) * max(1, int(rec.get("inner") or 1))
     return START_COST_S + imports + calls
 
 
@@ -94,8 +119,10 @@ def judge(record: dict, before_rounds: list[list], after_rounds: list[list]) -> 
         status = "confirmed"
     elif ratio <= 1 / MIN_EFFECT and hi < 1 and p < ALPHA and all(r < 1 for r in per_round):
         status = "worse"
+    elif 1 / NULL_BAND <= lo and hi <= NULL_BAND:
+        status = "no_effect"                               # any effect is smaller than the band: measured none
     else:
-        status = "no_effect"
+        status = "inconclusive"                            # too noisy (or drifting) to say either way
     return {"id": rid, "status": status, "ratio": round(ratio, 4), "ci": [round(lo, 4), round(hi, 4)],
             "p_value": p, "round_ratios": [round(r, 4) for r in per_round], "n": [len(before), len(after)],
             "before": _point(record, median(before)), "after": _point(record, median(after))}
@@ -116,15 +143,19 @@ def _point(record: dict, median_s: float) -> dict:
 
 def combine(results: list[dict]) -> dict:
     """One verdict for the finding: confirmed if some benchmark improved and none got worse, worse in the
-    mirror case, otherwise no effect (a mix is reported as such in the note)."""
+    mirror case, no effect if every benchmark showed none, else inconclusive (a mix says so in the note)."""
     ok = [r for r in results if r["status"] != "failed"]
     if not ok:
         return {"status": "failed", "note": "no benchmark could be re-measured"}
     up = [r for r in ok if r["status"] == "confirmed"]
     down = [r for r in ok if r["status"] == "worse"]
-    status = "confirmed" if up and not down else "worse" if down and not up else "no_effect"
-    lead = max(up, key=lambda r: r["ratio"]) if status == "confirmed" else \
-        min(down, key=lambda r: r["ratio"]) if status == "worse" else ok[0]
+    if up or down:
+        status = "confirmed" if not down else "worse" if not up else "inconclusive"
+    else:
+        status = "no_effect" if all(r["status"] == "no_effect" for r in ok) else "inconclusive"
+    # The headline figure is the most conservative of the deciding benchmarks, never the most extreme.
+    lead = min(up, key=lambda r: r["ratio"]) if status == "confirmed" else \
+        max(down, key=lambda r: r["ratio"]) if status == "worse" else ok[0]
     ratios = [r["ratio"] for r in ok]
     geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
     parts = [f"{r['id']}: {r['ratio']:.2f}× (95% CI {r['ci'][0]:.2f}–{r['ci'][1]:.2f}, p={r['p_value']:.2g}, "
@@ -139,7 +170,7 @@ def apply_verdict(finding: dict, verdict: dict) -> None:
     finding["verification"] = dict(verdict)
     status, ratio = verdict.get("status"), verdict.get("ratio")
     if status not in ("confirmed", "no_effect", "worse"):
-        return
+        return                          # failed / skipped / inconclusive: the finding stays as suspected
     estimate = finding.get("impact") if isinstance(finding.get("impact"), dict) else {}
     if estimate.get("kind") == "estimated":
         finding["verification"]["estimate"] = estimate

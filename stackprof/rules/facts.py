@@ -191,6 +191,12 @@ def as_number(value) -> float | None:
     return None
 
 
+def part(record, key: str) -> dict:
+    """record[key] when it is a dict (stats, check, work, peak…), else {}: records may be malformed."""
+    value = record.get(key) if isinstance(record, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
 def truthy_env(value: str | None) -> bool:
     return value is not None and value.strip().lower() not in ("", "0", "false", "no", "off")
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from stackprof.model import Finding
+from stackprof.rules.facts import as_number, part
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
@@ -28,8 +29,8 @@ def measured(ratio: float | None, text: str, benchmarks: list[str] | None = None
 
 def pick(records: list[dict], limit: int = 2) -> list[str]:
     """Benchmarks for an experiment: one per dtype, the largest amount of work first."""
-    ranked = sorted(records, key=lambda r: -float((r.get("work") or {}).get("flops") or
-                                                  (r.get("work") or {}).get("bytes") or 0))
+    ranked = sorted(records, key=lambda r: -(as_number(part(r, "work").get("flops"))
+                                             or as_number(part(r, "work").get("bytes")) or 0.0))
     chosen, dtypes = [], set()
     for rec in ranked:
         if rec.get("dtype") not in dtypes:

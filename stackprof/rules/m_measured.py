@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
-from stackprof.rules.facts import Facts, as_number
+from stackprof.rules.facts import Facts, as_number, part
 from stackprof.rules.findings import bench, estimated, fact, make, measured
 from stackprof.rules.registry import rule
 
 LAG_PCT = 0.80          # a library below 80% of the best one for the same op, dtype and shape
+NOISY_GAP = 1.5        # a gap this large is beyond what IQR/median > 10% noise can explain
+# Only kernels that well-built libraries run close to the peak (GEMM; STREAM-like copies) are judged.
+PEAK_OPS = {"gemm", "stream_copy", "stream_triad", "stream_add", "stream_scale"}
 PEAK_PCT = {"GFLOP/s": 0.25, "GB/s": 0.30}   # the best result on the machine below this share of the peak
 
 
@@ -27,15 +30,18 @@ def _value(rec: dict) -> float | None:
 def m1_library_vs_best(facts: Facts):
     groups: dict[tuple, list[dict]] = {}
     for rec in facts.benchmarks():
-        if rec.get("op_key") and _value(rec) and not (rec.get("stats") or {}).get("noisy"):
+        if rec.get("op_key") and _value(rec):
             key = (rec["op_key"], json.dumps(rec.get("shape"), sort_keys=True), rec.get("variant"))
             groups.setdefault(key, []).append(rec)
     lagging = []                                       # (ratio, slow record, best record)
     for records in groups.values():
         best = max(records, key=_value)
         for rec in records:
-            if rec.get("framework") != best.get("framework") and _value(rec) < LAG_PCT * _value(best):
-                lagging.append((_value(best) / _value(rec), rec, best))
+            ratio = _value(best) / _value(rec)
+            noisy = part(rec, "stats").get("noisy") or part(best, "stats").get("noisy")
+            if rec.get("framework") != best.get("framework") and ratio > 1 / LAG_PCT and \
+                    not (noisy and ratio < NOISY_GAP):
+                lagging.append((ratio, rec, best))
     if not lagging:
         return None
     lagging.sort(key=lambda x: -x[0])
@@ -57,41 +63,36 @@ def m1_library_vs_best(facts: Facts):
 
 @rule("M2", "kernels reach a small share of the hardware peak")
 def m2_peak(facts: Facts):
-    low = []
-    best_by_key: dict[str, dict] = {}
-    for rec in facts.benchmarks():
+    best: dict[str, tuple[float, dict]] = {}          # op_key -> (pct_of_peak, record) of the best library
+    for rec in facts.benchmarks(op=PEAK_OPS):
         pct = as_number(rec.get("pct_of_peak"))
-        if pct is None or not rec.get("op_key"):
-            continue
-        if rec["op_key"] not in best_by_key or pct > best_by_key[rec["op_key"]]["pct_of_peak"]:
-            best_by_key[rec["op_key"]] = rec
-    for key, rec in best_by_key.items():
-        limit = PEAK_PCT.get(rec.get("unit"))
-        if limit and rec["pct_of_peak"] < limit:
-            low.append(rec)
+        if pct is not None and isinstance(rec.get("op_key"), str) and pct > best.get(rec["op_key"], (-1.0,))[0]:
+            best[rec["op_key"]] = (pct, rec)
+    low = sorted(((pct, rec) for pct, rec in best.values()
+                  if pct < PEAK_PCT.get(rec.get("unit"), 0)), key=lambda x: x[0])
     if not low:
         return None
-    worst = min(low, key=lambda r: r["pct_of_peak"])
+    pct, worst = low[0]
     peak = worst.get("peak") if isinstance(worst.get("peak"), dict) else {}
     return make(
-        "M2", "low", f"the best {worst.get('op_key')} result on this machine reaches {worst['pct_of_peak']:.0%} "
-        "of the hardware peak", evidence=[bench(r, pct_of_peak=round(r["pct_of_peak"], 3), peak=r.get("peak")) for r in low]
+        "M2", "low", f"the best {worst.get('op_key')} result on this machine reaches {pct:.0%} of the hardware peak",
+        evidence=[bench(r, pct_of_peak=round(p, 3), peak=r.get("peak")) for p, r in low]
         + [fact("system.cpu.max_mhz", facts.get("system.cpu.max_mhz"))],
-        impact=measured(None, f"{worst['pct_of_peak']:.0%} of the peak "
-                        f"({peak.get('value')} {peak.get('unit')}, {peak.get('source')})", [worst["id"]]),
-        fix="Every library is far from the peak: look at the platform (clock governor, throttling, a VM's CPU "
-            "share, busy neighbours) rather than at one library.",
+        impact=measured(None, f"{pct:.0%} of the peak ({peak.get('value')} {peak.get('unit')}, {peak.get('source')})",
+                        [worst["id"]]),
+        fix="Even the best library is far from the estimated peak: unless another finding explains it, look at "
+            "the platform (clock governor, throttling, a VM's CPU share, busy neighbours).",
         references=["microbenchmark-method.md: peak FLOPS = cores × clock × SIMD lanes × FMA units × 2"])
 
 
 @rule("M3", "noisy benchmarks")
 def m3_noisy(facts: Facts):
     records = facts.benchmarks()
-    noisy = [r for r in records if (r.get("stats") or {}).get("noisy")]
+    noisy = [r for r in records if part(r, "stats").get("noisy") is True]
     if not noisy:
         return None
     share = len(noisy) / len(records)
-    evidence = [bench(r, iqr_rel=round((r.get("stats") or {}).get("iqr_rel", 0), 3)) for r in noisy[:12]]
+    evidence = [bench(r, iqr_rel=part(r, "stats").get("iqr_rel")) for r in noisy[:12]]
     throttled = facts.num("system.cgroup.throttling.nr_throttled")
     if throttled:
         evidence.append(fact("system.cgroup.throttling.nr_throttled", throttled))

@@ -131,7 +131,8 @@ def read_json_document(path: str | Path) -> dict:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        hint = "truncated" if exc.pos >= len(text.rstrip()) - 1 else "corrupt"
+        ends_early = exc.pos >= len(text.rstrip()) - 1 or exc.msg.startswith("Unterminated string")
+        hint = "truncated" if ends_early else "corrupt"
         raise DocumentError(f"{path}: {hint} JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
 
 

@@ -1,0 +1,83 @@
+"""Wall time of `stackprof run --quick` and the size of what it writes, against the goals.
+
+Runs the real CLI (probe + bench + analyze + verify + render) REPEAT times on one interpreter and prints,
+per run, wall seconds, the stage timings from run.json, and the report sizes; then the worst case as a
+ratio of each goal (≤ 1.00 means met). Goals: wall ≤ 30 s on a 2-core CPU machine, report.html ≤ 2 MB,
+report.md < 65,536 characters (a GitHub comment).
+
+    python benchmarks/run_quick.py [--python PATH] [--repeat 3] [--keep DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+GOAL_WALL_S = 30.0
+GOAL_HTML_BYTES = 2 * 1024 * 1024
+GOAL_MD_CHARS = 65_536
+
+
+def default_python() -> str:
+    """The test suite's torch+numpy venv when it exists (the realistic case), else this interpreter."""
+    cache = Path(os.environ.get("STACKPROF_TEST_VENVS", Path.home() / ".cache" / "stackprof-test-venvs"))
+    for venv in sorted(cache.glob("torch-*")):
+        if (venv / ".stackprof-complete").exists():
+            return str(venv / "bin" / "python")
+    return sys.executable
+
+
+def one_run(python: str, out: Path) -> dict:
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "stackprof", "run", "--quick", "--python", python, "-o", str(out)],
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        sys.exit(f"stackprof run failed ({proc.returncode}): {proc.stderr.strip()[-800:]}")
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    return {"wall_s": wall, "timings": run.get("timings", {}),
+            "html_bytes": (out / "report.html").stat().st_size,
+            "md_chars": len((out / "report.md").read_text(encoding="utf-8")),
+            "json_bytes": (out / "run.json").stat().st_size,
+            "benchmarks_ok": sum(1 for b in run.get("benchmarks", []) if b.get("status") == "ok"),
+            "verified": [f"{f['id']}:{f['verification']['status']}" for f in run.get("findings", [])
+                         if f.get("verification")]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--python", default=None, help="interpreter to diagnose (default: the torch test venv)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", type=Path, default=None, help="keep the outputs under this directory")
+    args = parser.parse_args()
+    python = args.python or default_python()
+    print(f"stackprof run --quick --python {python}  ({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f})")
+    results = []
+    with tempfile.TemporaryDirectory() as scratch:
+        base = args.keep or Path(scratch)
+        for i in range(args.repeat):
+            r = one_run(python, base / f"run{i + 1}")
+            results.append(r)
+            t = r["timings"]
+            print(f"  run {i + 1}: {r['wall_s']:5.1f} s wall  (probe {t.get('probe_s', 0):.1f} · bench "
+                  f"{t.get('bench_s', 0):.1f} · verify {t.get('verify_s', 0):.1f} s; {r['benchmarks_ok']} benchmarks; "
+                  f"verified {', '.join(r['verified']) or 'none'})  html {r['html_bytes'] / 1024:.0f} KiB · "
+                  f"md {r['md_chars']:,} chars · json {r['json_bytes'] / 1024:.0f} KiB")
+    worst = {k: max(r[k] for r in results) for k in ("wall_s", "html_bytes", "md_chars")}
+    median_wall = sorted(r["wall_s"] for r in results)[len(results) // 2]
+    print(f"wall      median {median_wall:.1f} s, worst {worst['wall_s']:.1f} s  -> {worst['wall_s'] / GOAL_WALL_S:.2f} "
+          f"of the {GOAL_WALL_S:.0f} s goal")
+    print(f"html      {worst['html_bytes'] / 1e6:.2f} MB  -> {worst['html_bytes'] / GOAL_HTML_BYTES:.2f} of the 2 MB goal")
+    print(f"markdown  {worst['md_chars']:,} chars  -> {worst['md_chars'] / GOAL_MD_CHARS:.2f} of the 65,536 limit")
+    met = worst["wall_s"] <= GOAL_WALL_S and worst["html_bytes"] <= GOAL_HTML_BYTES and worst["md_chars"] < GOAL_MD_CHARS
+    print("goals met" if met else "goals NOT met")
+    sys.exit(0 if met else 1)
+
+
+if __name__ == "__main__":
+    main()

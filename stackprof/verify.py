@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from statistics import median
 
@@ -79,8 +80,20 @@ def _measure(target: Target, run: Run, finding: dict, exp: dict, left_s: float, 
         run.add_error("verify", f"finding {finding.get('id')}", f"{exc.__class__.__name__}: {exc}", kind="exception")
         return {"status": "failed", "env": env, "note": one_line(f"re-run failed: {exc}")}
     verdict = combine(results)
-    verdict.update(env=env, rounds=done, elapsed_s=round(time.monotonic() - t0, 2), benchmarks=results)
+    verdict.update(env=env, rounds=done, elapsed_s=round(time.monotonic() - t0, 2), benchmarks=results,
+                   load_avg=_load())
+    cpus = os.cpu_count() or 1
+    if verdict["load_avg"] is not None and verdict["load_avg"] > cpus:
+        verdict["note"] += (f"; the machine was busy (load {verdict['load_avg']:.1f} on {cpus} CPUs): "
+                            "thread-count effects reflect that contention")
     return verdict
+
+
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def _unsettled(result: dict) -> bool:

@@ -14,8 +14,8 @@ REFERENCE_BLAS = re.compile(r"^(c?blas|refblas|netlib|reference|blas-?reference|
 
 def blas_frameworks(facts: Facts, lib: dict) -> set[str]:
     """Which benchmarked frameworks run on this BLAS library (by where it was loaded from)."""
-    path = str(lib.get("filepath") or "").lower()
-    found = {name for name in ("numpy", "scipy", "torch") if f"/{name}" in path}
+    folders = str(lib.get("filepath") or "").lower().split("/")[-4:-1]     # e.g. numpy.libs, torch/lib
+    found = {name for name in ("numpy", "scipy", "torch") for d in folders if d in (name, f"{name}.libs")}
     if not found:
         found = {"numpy", "scipy"}
     if facts.torch_setting("BLAS_INFO") == lib.get("internal_api"):

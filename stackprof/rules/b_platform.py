@@ -154,7 +154,7 @@ def b7_thp(facts: Facts):
     madvise_env = facts.env("NUMPY_MADVISE_HUGEPAGE")
     kernel = version_tuple(facts.get("system.os.kernel"))
     numpy = facts.installed("numpy")
-    memory = facts.benchmarks(framework="numpy", device="cpu", op={"copy", "memcpy", "stream", "triad", "bandwidth"})
+    memory = facts.benchmarks(framework="numpy", device="cpu", op={"stream_copy", "stream_scale", "stream_add", "stream_triad"})
     evidence, env, title = [fact("system.thp.enabled", enabled)], {}, None
     if enabled == "never":
         title = "transparent hugepages are disabled: large arrays are page-fault bound"

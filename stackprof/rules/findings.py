@@ -28,15 +28,18 @@ def measured(ratio: float | None, text: str, benchmarks: list[str] | None = None
 
 
 def pick(records: list[dict], limit: int = 2) -> list[str]:
-    """Benchmarks for an experiment: one per dtype, the largest amount of work first."""
+    """Benchmarks for an experiment: the largest amount of work first, one per framework, then one per
+    further dtype, so a change that touches several libraries is measured on each."""
     ranked = sorted(records, key=lambda r: -(as_number(part(r, "work").get("flops"))
                                              or as_number(part(r, "work").get("bytes")) or 0.0))
-    chosen, dtypes = [], set()
+    chosen: list[dict] = []
     for rec in ranked:
-        if rec.get("dtype") not in dtypes:
-            chosen.append(rec["id"])
-            dtypes.add(rec.get("dtype"))
-    return chosen[:limit]
+        if rec.get("framework") not in {c.get("framework") for c in chosen}:
+            chosen.append(rec)
+    for rec in ranked:
+        if (rec.get("framework"), rec.get("dtype")) not in {(c.get("framework"), c.get("dtype")) for c in chosen}:
+            chosen.append(rec)
+    return [rec["id"] for rec in chosen[:limit]]
 
 
 def experiment(env: dict, records: list[dict], description: str, limit: int = 2) -> dict | None:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 
-from stackprof.rules.a_blas import BLAS_OPS, THREAD_VARS, thread_experiment
+from stackprof.rules.a_blas import BLAS_OPS
+from stackprof.rules.a_threads import THREAD_VARS, thread_experiment
 from stackprof.rules.facts import Facts, as_number, version_tuple
 from stackprof.rules.findings import estimated, experiment, fact, make
 from stackprof.rules.registry import rule

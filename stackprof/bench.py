@@ -37,7 +37,7 @@ def plan(run: Run, mode: str = "quick", only=None, device: str | None = None,
     if budget_s is not None and budget_s <= 0:
         raise StackprofError(f"--budget must be positive (got {budget_s})")
     per_case = budget_s / max(n_cases, 1) if budget_s else CASE_BUDGET_S[mode]
-    groups.sort(key=lambda g: (FRAMEWORK_ORDER.index(g.framework), g.device != "cpu"))
+    groups.sort(key=lambda g: (_framework_rank(g.framework), g.device != "cpu"))
     tasks = []
     for g in groups:
         args = {"framework": g.framework, "device": g.device, "budget_s": round(per_case, 4),
@@ -45,6 +45,10 @@ def plan(run: Run, mode: str = "quick", only=None, device: str | None = None,
         timeout = 90 + len(g.cases) * (per_case * 4 + 5) + (600 if g.family == "compile" else 0)
         tasks.append(Task(FAMILIES[g.family], args, timeout))
     return tasks
+
+
+def _framework_rank(framework: str | None) -> int:
+    return FRAMEWORK_ORDER.index(framework) if framework in FRAMEWORK_ORDER else len(FRAMEWORK_ORDER)
 
 
 def _devices(device: str | None) -> list[str]:
@@ -83,8 +87,9 @@ def execute(session: Session, run: Run, tasks: list[Task], progress: Progress | 
             run.benchmarks.extend(records)
             if not result.ok:
                 run.add_error("bench", task.probe, result.error or "failed", kind=result.kind or "error")
-                run.benchmarks.extend(_unfinished(task, records, result.error or "failed"))
-                done[0] = sum(1 for _ in run.benchmarks)
+                missing = _unfinished(task, records, result.error or "failed")
+                run.benchmarks.extend(missing)
+                done[0] += len(missing)
     finally:
         session.listener = previous_listener
     if progress:
@@ -191,11 +196,10 @@ def rerun(target: Target, records: list[dict], env_overrides: dict) -> list[dict
         budget = float(args.get("budget_s") or 0.5)
         tasks.append(Task(task["probe"], args, 90 + budget * 4 + (600 if "compile" in task["probe"] else 0)))
         order.append(record.get("id"))
-    tasks_sorted = sorted(range(len(tasks)), key=lambda i: FRAMEWORK_ORDER.index(
-        tasks[i].args.get("framework", "torch")) if tasks[i].args.get("framework") in FRAMEWORK_ORDER else 99)
+    tasks.sort(key=lambda t: _framework_rank(t.args.get("framework")))
     scratch = Run(environment={})
     with target.session(env_overrides) as session:
-        execute(session, scratch, [tasks[i] for i in tasks_sorted])
+        execute(session, scratch, tasks)
     by_id = {r.get("id"): r for r in scratch.benchmarks}
     out = []
     for record_id, record in zip(order, records):

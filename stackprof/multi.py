@@ -1,11 +1,13 @@
 """Several interpreters in one ``stackprof run``: facts of each, then the benchmarks interleaved,
 then analyze + verify each, each Run written to DIR/<label>/ and their comparison to DIR/.
 
-Interleaving: every benchmark task runs in ROUNDS rounds, the targets alternating within a task
-(A B A B) and the order flipping from one task to the next (B A B A), each round with its share of
-the time budget. The rounds' samples are merged into one record that keeps ``round_sizes``, so the
-comparison can demand that every round agrees: a burst of load from a neighbour on a shared machine
-hits one round, not the verdict.
+Interleaving: the benchmark plan runs in ROUNDS passes; within a pass each task runs for every target
+back to back, the target order flipping from task to task and from pass to pass (so every benchmark is
+measured A B in one pass and B A in the other), each run with its share of the time budget. The
+passes' samples are merged into one record that keeps ``round_sizes``, so the comparison can demand
+that every round agrees: a burst of load from a neighbour on a shared machine hits one round, not the
+verdict. While one target measures, the others' agents are stopped (SIGSTOP), so that their idle
+BLAS/OpenMP threads cannot spin on the CPUs the measurement needs.
 
 Each target keeps its own warm agent (Target.session) for the whole benchmark phase, restarted only
 between frameworks as bench.execute does, so interleaving costs no extra imports. Stages run as in
@@ -14,7 +16,9 @@ pipeline.diagnose: a failing stage becomes an errors[] entry and everything else
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import time
 import uuid
 from contextlib import ExitStack
@@ -117,19 +121,28 @@ def _benchmarks_interleaved(targets, runs, mode: str, budget_s: float | None, op
     measured: list[list[dict]] = [[] for _ in runs]        # every round's records, per target
     with ExitStack() as stack:
         sessions = [stack.enter_context(t.session()) for t in targets]
+        stack.callback(lambda: [_signal(s, signal.SIGCONT) for s in sessions])   # never leave one stopped
         frameworks: list = [None] * len(targets)
         for n, (index, task) in enumerate(order, 1):
             run = runs[index]
             echo(f"[{run.label}] {n}/{len(order)} {task.probe} {_args_text(task.args)}")
+            _signal(sessions[index], signal.SIGCONT)
             framework = task.args.get("framework")
             if frameworks[index] is not None and framework != frameworks[index]:
                 sessions[index].close()       # as bench.execute does: each framework in a fresh process
             frameworks[index] = framework
             scratch = Run(label=run.label, environment=run.environment)
+            before = _schedstat(sessions[index])
             try:
                 bench.execute(sessions[index], scratch, [task])
             except Exception as exc:          # noqa: BLE001 - the other tasks and targets go on
                 run.add_error("bench", task.probe, f"{exc.__class__.__name__}: {exc}", kind="exception")
+            waited = _run_queue_share(before, _schedstat(sessions[index]))
+            for record in scratch.benchmarks:
+                record["cpu_wait"] = waited
+            # Stop the idle agent while the others measure: its BLAS/OpenMP threads may still spin
+            # after its last call and would take CPU time from the benchmark of the next target.
+            _signal(sessions[index], signal.SIGSTOP)
             measured[index].extend(scratch.benchmarks)
             for error in scratch.errors:      # the same failure in every round is reported once
                 if error not in run.errors:
@@ -144,10 +157,11 @@ def _benchmarks_interleaved(targets, runs, mode: str, budget_s: float | None, op
 
 
 def interleave(plans: list[list[Task]], rounds: int = ROUNDS) -> list[tuple[int, Task]]:
-    """[(target index, task)]: each task ``rounds`` times for every target back to back — A B A B for
-    one task, B A B A for the next — each round with 1/rounds of the task's time budget (a device
-    warm-up only in the first). A task that only some targets planned (a framework missing in one
-    environment) runs where it was planned, at its place in the order."""
+    """[(target index, task)]: the whole plan ``rounds`` times, each task back to back for every target,
+    the target order flipping from task to task and from round to round (task 1: A B then B A; task 2:
+    B A then A B), each run of a task with 1/rounds of its time budget. A benchmark's rounds are a whole
+    pass apart, so one burst of load from a neighbour cannot hit the same side in every round. A task
+    that only some targets planned (a framework missing in one environment) runs only there."""
     keyed = [{_task_key(t): t for t in plan} for plan in plans]
     order_keys: dict[str, None] = {}
     for plan in plans:
@@ -155,20 +169,18 @@ def interleave(plans: list[list[Task]], rounds: int = ROUNDS) -> list[tuple[int,
             order_keys.setdefault(_task_key(task), None)
     indices = list(range(len(plans)))
     out = []
-    for n, key in enumerate(order_keys):
-        for r in range(rounds):
-            for index in (indices if n % 2 == 0 else indices[::-1]):
+    for r in range(rounds):
+        for n, key in enumerate(order_keys):
+            for index in (indices if (n + r) % 2 == 0 else indices[::-1]):
                 if key in keyed[index]:
-                    out.append((index, _round_task(keyed[index][key], r, rounds)))
+                    out.append((index, _round_task(keyed[index][key], rounds)))
     return out
 
 
-def _round_task(task: Task, r: int, rounds: int) -> Task:
+def _round_task(task: Task, rounds: int) -> Task:
     args = dict(task.args)
     if args.get("budget_s"):
         args["budget_s"] = round(float(args["budget_s"]) / rounds, 4)
-    if r > 0:
-        args.pop("device_warmup_s", None)     # the device has been busy with the same task since
     return Task(task.probe, args, task.timeout_s)
 
 
@@ -187,6 +199,7 @@ def merge_rounds(records: list[dict]) -> list[dict]:
         record = dict(ok[0])
         record["samples_s"] = [s for r in ok for s in r["samples_s"]]
         record["round_sizes"] = [len(r["samples_s"]) for r in ok]
+        record["cpu_wait"] = [r.get("cpu_wait") for r in ok]
         if len(ok) < len(recs):
             failed = next(r for r in recs if r not in ok)
             record["reason"] = f"{len(recs) - len(ok)} of {len(recs)} rounds did not run: {failed.get('reason')}"
@@ -204,6 +217,50 @@ def output_folders(labels: list[str]) -> list[str]:
                                  "use --label to name each --python")
         folders.append(name)
     return folders
+
+
+def _signal(session, signum: int) -> None:
+    """Stop or continue a session's agent (its own process group: the agent and its threads)."""
+    proc = getattr(session, "proc", None)
+    if proc is not None and proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signum)
+        except OSError:
+            pass                              # it just exited: the next task starts a fresh one
+
+
+def _schedstat(session) -> tuple[int, dict[str, tuple[int, int]]] | None:
+    """(pid, {thread: (ns on a CPU, ns runnable but waiting for one)}) of a session's agent, from
+    /proc/<pid>/task/*/schedstat (Linux); None where it cannot be read."""
+    proc = getattr(session, "proc", None)
+    if proc is None or proc.poll() is not None:
+        return None
+    threads = {}
+    try:
+        names = os.listdir(f"/proc/{proc.pid}/task")
+    except OSError:
+        return None
+    for tid in names:
+        try:
+            with open(f"/proc/{proc.pid}/task/{tid}/schedstat") as f:
+                run_ns, wait_ns = (int(v) for v in f.read().split()[:2])
+        except (OSError, ValueError):
+            continue
+        threads[tid] = (run_ns, wait_ns)
+    return proc.pid, threads
+
+
+def _run_queue_share(before, after) -> float | None:
+    """Share of the agent's thread time spent runnable but waiting for a CPU while it measured:
+    ~0 on a machine to itself; high when other work held the CPUs (the samples are then suspect)."""
+    if after is None:
+        return None
+    old = before[1] if before is not None and before[0] == after[0] else {}
+    ran = waited = 0
+    for tid, (run_ns, wait_ns) in after[1].items():
+        run0, wait0 = old.get(tid, (0, 0))
+        ran, waited = ran + max(run_ns - run0, 0), waited + max(wait_ns - wait0, 0)
+    return round(waited / (ran + waited), 4) if ran + waited > 0 else None
 
 
 def _task_key(task) -> str:

@@ -19,6 +19,8 @@ ALPHA = 0.01                 # Mann-Whitney U two-sided significance level
 CONFIDENCE = 0.95            # bootstrap interval of the ratio of medians
 RESAMPLES = 2000
 NOISY_IQR_REL = stats.NOISY_IQR_REL
+CPU_WAIT_LIMIT = 0.10        # a round whose agent waited this share of its time for a CPU is left out
+MIN_CLEAN_ROUNDS = 2         # interleaved runs: rounds that must agree for faster/slower
 
 VERDICTS = ("faster", "slower", "same", "noisy", "not_comparable", "failed", "skipped", "missing")
 
@@ -39,6 +41,10 @@ def method_text() -> dict:
         "min_effect": MIN_EFFECT,
         "noisy_iqr_rel": NOISY_IQR_REL,
         "rounds": "runs measured interleaved in rounds: every round must show the change on its own",
+        "cpu_wait_limit": CPU_WAIT_LIMIT,
+        "contention": (f"a round in which either side's threads spent more than {CPU_WAIT_LIMIT:.0%} of their time "
+                       "runnable but waiting for a CPU (other work on the machine) is left out; with fewer than "
+                       f"{MIN_CLEAN_ROUNDS} rounds left a change is noisy, not faster/slower"),
         "text": (f"faster/slower: Mann-Whitney U p < {ALPHA} and a speed change of at least "
                  f"{MIN_EFFECT:.0%} (in every round, for interleaved runs); noisy: a side's IQR/median > {NOISY_IQR_REL:.0%} and the "
                  f"{CONFIDENCE:.0%} bootstrap interval straddles the ±{MIN_EFFECT:.0%} threshold, "
@@ -63,7 +69,7 @@ def compare_records(a: dict | None, b: dict | None, names: tuple[str, str] = ("A
         "unit": ref.get("unit"), "direction": ref.get("direction"),
         "a": _side(a), "b": _side(b),
         "speedup": None, "speedup_ci": None, "ratio": None, "ratio_ci": None, "p_value": None,
-        "round_speedups": None, "verdict": None, "reason": None,
+        "round_speedups": None, "contended_rounds": None, "verdict": None, "reason": None,
     }
     if a is None or b is None:
         return _set(entry, "missing", f"only in run {names[0] if b is None else names[1]}")
@@ -77,16 +83,48 @@ def compare_records(a: dict | None, b: dict | None, names: tuple[str, str] = ("A
     if not samples_a or not samples_b:
         return _set(entry, "not_comparable", "no raw samples on " + ("both sides" if not samples_a and not samples_b
                                                                      else names[0] if not samples_a else names[1]))
-    entry["round_speedups"] = _round_speedups(a, b)
-    return _judge(entry, samples_a, samples_b, names)
+    rounds = _paired_rounds(a, b)
+    if not rounds:
+        return _judge(entry, samples_a, samples_b, names)
+    entry["round_speedups"] = [_median(x) / _median(y) for x, y, _ in rounds]
+    clean = [r for r in rounds if r[2] <= CPU_WAIT_LIMIT]
+    contended = [i for i, r in enumerate(rounds) if r[2] > CPU_WAIT_LIMIT]
+    entry["contended_rounds"] = contended
+    if not clean:
+        _judge(entry, samples_a, samples_b, names)         # the numbers, for the record
+        worst = max(r[2] for r in rounds)
+        return _set(entry, "noisy", f"other work held the CPUs in every round (the benchmark's threads waited "
+                                    f"for a CPU up to {worst:.0%} of the time); measure on a quieter machine")
+    _judge(entry, [v for x, _, _ in clean for v in x], [v for _, y, _ in clean for v in y], names,
+           [_median(x) / _median(y) for x, y, _ in clean])
+    if contended:
+        left_out = (f"round{'s' if len(contended) > 1 else ''} {', '.join(str(i + 1) for i in contended)} "
+                    "left out: other work held the CPUs")
+        if entry["verdict"] in ("faster", "slower") and len(clean) < MIN_CLEAN_ROUNDS:
+            return _set(entry, "noisy", f"{entry['reason']}, but in one round only ({left_out})")
+        entry["reason"] += f" ({left_out})"
+    return entry
 
 
-def _round_speedups(a: dict, b: dict) -> list[float] | None:
-    """Speed-up of each round on its own, when both records were measured in the same rounds."""
+def _paired_rounds(a: dict, b: dict) -> list[tuple[list[float], list[float], float]] | None:
+    """[(samples A, samples B, CPU wait share: the larger side's)] per round, when both records were
+    measured interleaved in the same rounds."""
     rounds_a, rounds_b = _rounds(a), _rounds(b)
     if not rounds_a or not rounds_b or len(rounds_a) != len(rounds_b) or len(rounds_a) < 2:
         return None
-    return [stats.summarize(x)["median_s"] / stats.summarize(y)["median_s"] for x, y in zip(rounds_a, rounds_b)]
+    waits = [_waits(a, len(rounds_a)), _waits(b, len(rounds_b))]
+    return [(x, y, max(wa, wb)) for x, y, wa, wb in zip(rounds_a, rounds_b, *waits)]
+
+
+def _waits(record: dict, n: int) -> list[float]:
+    raw = record.get("cpu_wait")
+    if not isinstance(raw, list) or len(raw) != n:
+        return [0.0] * n                                   # not measured: nothing to leave out
+    return [float(w) if isinstance(w, (int, float)) and math.isfinite(w) else 0.0 for w in raw]
+
+
+def _median(samples: list[float]) -> float:
+    return stats.summarize(samples)["median_s"]
 
 
 def _rounds(record: dict) -> list[list[float]] | None:
@@ -103,8 +141,11 @@ def _rounds(record: dict) -> list[list[float]] | None:
     return out
 
 
-def _judge(entry: dict, samples_a: list[float], samples_b: list[float], names: tuple[str, str]) -> dict:
-    med_a, med_b = stats.summarize(samples_a)["median_s"], stats.summarize(samples_b)["median_s"]
+def _judge(entry: dict, samples_a: list[float], samples_b: list[float], names: tuple[str, str],
+           rounds: list[float] | None = None) -> dict:
+    """The verdict from these samples; ``rounds``: the speed-up of each (clean) round on its own."""
+    summary_a, summary_b = stats.summarize(samples_a), stats.summarize(samples_b)
+    med_a, med_b = summary_a["median_s"], summary_b["median_s"]
     if med_a <= 0 or med_b <= 0:
         return _set(entry, "not_comparable", "a median time of zero")
     speedup = med_a / med_b
@@ -118,18 +159,18 @@ def _judge(entry: dict, samples_a: list[float], samples_b: list[float], names: t
     up, down = 1 + MIN_EFFECT, 1 / (1 + MIN_EFFECT)
     beyond = speedup >= up or speedup <= down
     straddles = any(speed_ci[0] < edge < speed_ci[1] for edge in (up, down))
-    noisy_sides = [name for side, name in zip(("a", "b"), names) if entry[side]["noisy"]]
+    noisy_sides = [name for summary, name in zip((summary_a, summary_b), names) if summary["noisy"]]
     change = f"{_pct(speedup)} speed (p = {p:.2g})"
     if noisy_sides and straddles:
         return _set(entry, "noisy", f"IQR/median > {NOISY_IQR_REL:.0%} in {' and '.join(noisy_sides)}"
                                     f" and the interval {_interval(speed_ci)} straddles ±{MIN_EFFECT:.0%}")
-    rounds = entry["round_speedups"]
-    if beyond and p < ALPHA and rounds and not all(r >= up if speedup > 1 else r <= down for r in rounds):
+    if beyond and p < ALPHA and rounds and len(rounds) > 1 and not all(r >= up if speedup > 1 else r <= down for r in rounds):
         return _set(entry, "noisy", f"{_pct(speedup)} speed (p = {p:.2g}) but the rounds disagree: "
                                     + ", ".join(_pct(r) for r in rounds))
     if beyond and p < ALPHA:
         return _set(entry, "faster" if speedup > 1 else "slower",
-                    change + (f", every round: {', '.join(_pct(r) for r in rounds)}" if rounds else ""))
+                    change + (f", every round: {', '.join(_pct(r) for r in rounds)}" if rounds and len(rounds) > 1
+                              else ""))
     if beyond:
         floor = stats.min_attainable_p(len(samples_a), len(samples_b))
         why = (f"too few samples ({len(samples_a)}+{len(samples_b)}) to reach p < {ALPHA}" if floor >= ALPHA

@@ -114,3 +114,28 @@ def test_round_sizes_that_do_not_match_the_samples_are_ignored():
     out = compare_records(record(samples_s=samples(0.010, seed=1), round_sizes=[3, 3]),
                           record(samples_s=samples(0.006, seed=2), round_sizes=[15, 15]))
     assert out["round_speedups"] is None and out["verdict"] == "faster"
+
+
+def _two_rounds(med_a, med_b, waits_a, waits_b):
+    a = samples(med_a[0], n=10, seed=1) + samples(med_a[1], n=10, seed=2)
+    b = samples(med_b[0], n=10, seed=3) + samples(med_b[1], n=10, seed=4)
+    return compare_records(record(samples_s=a, round_sizes=[10, 10], cpu_wait=waits_a),
+                           record(samples_s=b, round_sizes=[10, 10], cpu_wait=waits_b))
+
+
+def test_a_round_in_which_other_work_held_the_cpus_is_left_out():
+    # Round 1: B waited 40 % of its time for a CPU and looks 3x slower; round 2 is clean and equal.
+    out = _two_rounds((0.010, 0.010), (0.030, 0.0101), [0.01, 0.02], [0.40, 0.01])
+    assert out["contended_rounds"] == [0]
+    assert out["verdict"] == "same" and "round 1 left out" in out["reason"]
+
+
+def test_one_clean_round_is_not_enough_for_a_verdict():
+    out = _two_rounds((0.010, 0.010), (0.030, 0.006), [0.01, 0.02], [0.40, 0.01])
+    assert out["verdict"] == "noisy" and "one round only" in out["reason"]
+
+
+def test_every_round_contended_is_noisy():
+    out = _two_rounds((0.010, 0.010), (0.006, 0.006), [0.30, 0.25], [0.01, 0.01])
+    assert out["verdict"] == "noisy" and "every round" in out["reason"]
+    assert out["speedup"] > 1.5                      # the numbers are still reported

@@ -2,8 +2,8 @@
 
 For a finding with an ``experiment`` ({"env": {NAME: value | None}, "benchmarks": [ids]}), the
 benchmarks are re-run in fresh subprocesses of the same target, the baseline (patient's environment
-unchanged) and the modified environment interleaved A B A B…, so that drift over the window cannot
-masquerade as an effect. Verdict: the speed-up median(before)/median(after) of the per-call times,
+unchanged) and the modified environment interleaved A B, B A, A B… (the order alternates, so a steady
+drift over the window pushes alternate rounds in opposite directions and cannot pass for an effect). Verdict: the speed-up median(before)/median(after) of the per-call times,
 its bootstrap CI and a Mann-Whitney p-value (stackprof/stats.py), plus agreement of every round;
 "no effect" only when the CI rules out an effect above 10%, otherwise "inconclusive" (the finding
 then stays suspected, with the numbers). An inconclusive result gets two more rounds if the budget allows.
@@ -21,7 +21,7 @@ from stackprof.analyze import SEVERITY_ORDER, rank
 from stackprof.model import Run, one_line
 from stackprof.target import Target
 
-ROUNDS = 2                 # A B A B
+ROUNDS = 2                 # A B, B A
 EXTRA_ROUNDS = 2           # added once when the result is too noisy to decide (budget permitting)
 NULL_BAND = 1.10           # "no effect" needs the whole 95% CI within 1/1.10 … 1.10
 MIN_EFFECT = 1.05          # practical-effect threshold: below 5% we call it no effect (asv uses 10%)
@@ -64,7 +64,8 @@ def _measure(target: Target, run: Run, finding: dict, exp: dict, left_s: float, 
     try:
         while True:
             for _ in range(rounds if done == 0 else EXTRA_ROUNDS):
-                for side, overrides in ((before, {}), (after, env)):          # A B, A B, …
+                order = ((before, {}), (after, env))
+                for side, overrides in order if done % 2 == 0 else order[::-1]:   # A B, B A, A B, …
                     for rec in bench.rerun(target, records, overrides):
                         if rec.get("id") in side and rec.get("status") == "ok" and rec.get("samples_s"):
                             side[rec["id"]].append([float(s) for s in rec["samples_s"]])

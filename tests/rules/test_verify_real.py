@@ -41,4 +41,5 @@ def test_thread_cap_experiment_is_measured(venv_numpy, monkeypatch):
     assert v["rounds"] >= 2 and v["before"]["value"] > 0 and v["after"]["value"] > 0
     assert 0 < v["ci"][0] <= v["ratio"] <= v["ci"][1]
     print(f"B3 OMP_NUM_THREADS=1 -> unset: {v['status']} {v['ratio']:.2f}x "
-          f"(CI {v['ci'][0]:.2f}-{v['ci'][1]:.2f}, p={v['p_value']:.2g}, {v['rounds']} rounds)")
+          f"(CI {v['ci'][0]:.2f}-{v['ci'][1]:.2f}, p={v['p_value']:.2g}, {v['rounds']} rounds: "
+          f"{[b['round_ratios'] for b in v['benchmarks']]}, load {v['load_avg']})")

@@ -85,10 +85,10 @@ class Redactor:
 
     def _identity_rules(self) -> list[tuple[re.Pattern, str]]:
         rules = []
-        if self.home and self.home not in ("/", "/root") and len(self.home) > 1:
-            rules.append((re.compile(re.escape(self.home) + r"(?=/|\b|$)"), "~"))
-        elif self.home == "/root":
-            rules.append((re.compile(r"/root(?=/|$|\s)"), "~"))
+        if self.home and self.home != "/" and len(self.home) > 1:
+            # Only where a path starts (not ".../gcc-toolset-13/root/usr/bin/c++"), and only the
+            # whole component ("/root" but not "/rootfs").
+            rules.append((re.compile(r"(?<![\w./~-])" + re.escape(self.home) + r"(?=/|$|[\s:;,'\"<>)])"), "~"))
         # Other users' homes too (a venv shared from a colleague's directory names them).
         rules.append((re.compile(r"(?<![\w.])/(home|Users)/[^/\s:;,'\"<>]+"), r"/\1/<user>"))
         short = self.host.split(".")[0] if self.host else ""

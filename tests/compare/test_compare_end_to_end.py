@@ -69,8 +69,14 @@ def _numpy_gemm(doc: dict) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def differing(numpy_venv, own_kernels_python, tmp_path_factory, stackprof_cli_module):
-    out = tmp_path_factory.mktemp("differing")
-    return out, _run_pair(stackprof_cli_module, out, numpy_venv, own_kernels_python, ("pinned", "own"))
+    # A busy shared machine can hold the CPUs through every round; compare then says "noisy" (it cannot
+    # tell), which is right but proves nothing here: measure again, at most three times.
+    for _ in range(3):
+        out = tmp_path_factory.mktemp("differing")
+        doc = _run_pair(stackprof_cli_module, out, numpy_venv, own_kernels_python, ("pinned", "own"))
+        if not all(b["verdict"] == "noisy" and "held the CPUs" in b["reason"] for b in _numpy_gemm(doc)):
+            break
+    return out, doc
 
 
 @pytest.fixture(scope="module")

@@ -119,7 +119,10 @@ def _headlines(run_a: Run, run_b: Run) -> dict:
 
 
 # Sections whose differences best say "what this comparison is about", in this order.
-_CHANGE_PRIORITY = ("system", "gpus", "native_libs", "env_vars", "numpy", "torch", "packages", "python")
+_CHANGE_PRIORITY = ("system", "gpus", "packages", "env_vars", "native_libs", "numpy", "torch", "python")
+_KEY_PACKAGES = ("torch", "numpy", "scipy", "tensorflow", "jax", "jaxlib", "triton", "mkl", "scipy-openblas64",
+                 "scipy-openblas32", "threadpoolctl")
+_PER_SECTION = 2             # what-changed takes at most this many facts per section before a second pass
 
 
 def what_changed(env_diff: dict, a: int, b: int, limit: int = 6) -> list[dict]:
@@ -141,15 +144,24 @@ def what_changed(env_diff: dict, a: int, b: int, limit: int = 6) -> list[dict]:
                                    "b": e["values"][b] if e["present"][b] else None,
                                    "present": [e["present"][a], e["present"][b]]}))
         else:
-            candidates.append((e, {"path": f"{section}.*", "count": len(items), "only_in": side_letter(b if in_b else a),
-                                   "a": None, "b": None, "present": [not in_b, in_b]}))
+            bundle = {"path": f"{section}.*", "count": len(items), "only_in": side_letter(b if in_b else a),
+                      "a": None, "b": None, "present": [not in_b, in_b]}
+            if section == "packages":        # the names are the news: "torch, sympy, … only in B"
+                names = [i["path"][len("packages["):-1] for i in items if i["path"].startswith("packages[")]
+                bundle["names"] = sorted(names, key=lambda n: (n not in _KEY_PACKAGES, n))
+            candidates.append((e, bundle))
 
     def rank(item):
         e, shown = item
         sec = _CHANGE_PRIORITY.index(e["section"]) if e["section"] in _CHANGE_PRIORITY else len(_CHANGE_PRIORITY)
         return (0 if e["hardware"] else 1, 1 if _BOOKKEEPING.search(e["path"]) else 0, sec, "count" in shown)
 
-    return [shown for _, shown in sorted(candidates, key=rank)[:limit]]
+    ranked = sorted(candidates, key=rank)
+    first, rest, per_section = [], [], {}
+    for e, shown in ranked:              # a few per section first, so one busy section cannot fill the list
+        per_section[e["section"]] = per_section.get(e["section"], 0) + 1
+        (first if per_section[e["section"]] <= _PER_SECTION else rest).append(shown)
+    return (first + rest)[:limit]
 
 
 # Facts that differ as a consequence of others (paths, counters): last in "what changed".

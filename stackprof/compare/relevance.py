@@ -24,7 +24,8 @@ def _env(*names: str) -> tuple[str, ...]:
 GROUPS = {g.name: g for g in (
     FactGroup("hardware", "different hardware", (), ()),     # filled from envdiff.HARDWARE
     FactGroup("blas", "BLAS/LAPACK library, its version and kernel architecture", ("A1", "A5", "A6", "A7", "A10"),
-              ("native_libs.libraries[blas*", "numpy.blas*", "numpy.lapack*", "numpy.runtime_blas*", "numpy.scipy.blas*",
+              ("native_libs.libraries[blas*", "numpy.blas*", "numpy.lapack*", "numpy.runtime_blas*",
+               "numpy.scipy.blas*",
                "numpy.scipy.lapack*", "packages[scipy-openblas*", "packages[mkl*", "packages[openblas*",
                "packages[intel-openmp*", "packages[blis*", "packages[flexiblas*", "torch.config.mkl_version",
                "torch.config.build_settings.BLAS_INFO", "torch.config.build_settings.LAPACK_INFO",
@@ -32,7 +33,8 @@ GROUPS = {g.name: g for g in (
               + _env("OPENBLAS_CORETYPE", "OPENBLAS_VERBOSE", "OPENBLAS_L2_SIZE", "MKL_DEBUG_CPU_TYPE", "MKL_CBWR",
                      "MKL_ENABLE_INSTRUCTIONS", "MKL_THREADING_LAYER", "MKL_INTERFACE_LAYER", "BLIS_ARCH_TYPE",
                      "FLEXIBLAS*", "LD_PRELOAD", "LD_LIBRARY_PATH")),
-    FactGroup("threads", "thread counts, affinity and OpenMP runtimes", ("A2", "A3", "A4", "A9", "B1", "B2", "B3", "B4"),
+    FactGroup("threads", "thread counts, affinity and OpenMP runtimes",
+              ("A2", "A3", "A4", "A9", "B1", "B2", "B3", "B4"),
               ("native_libs.libraries[*].num_threads", "native_libs.libraries[*].threading_layer",
                "native_libs.libraries[openmp*", "native_libs.openmp_runtimes*", "native_libs.multiple_openmp",
                "torch.parallel*", "system.affinity*", "system.cgroup.cpu_quota_cores", "system.os_cpu_count",

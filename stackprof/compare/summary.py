@@ -1,9 +1,9 @@
 """Terminal summary of a Comparison: what differs, the verdict per benchmark and its explanation."""
 from __future__ import annotations
 
-from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, change_text, collapse_groups,
-                                    counts_text, excerpts, fact_change, facts_differ, interval_text,
-                                    run_name, short_path, side_letter, unmeasured_in_both,
+from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, bundle_text, change_text,
+                                    collapse_groups, counts_text, excerpts, fact_change, facts_differ,
+                                    interval_text, run_name, short_path, side_letter, unmeasured_in_both,
                                     unmeasured_summary)
 
 MAX_ENV_ROWS = 40
@@ -54,7 +54,7 @@ def _environment(comparison: dict) -> list[str]:
 def _pair(pair: dict, runs: list[dict]) -> list[str]:
     a, b = pair["a"], pair["b"]
     lines = ["", f"  {side_letter(b)} vs {side_letter(a)}: {counts_text(pair['counts'])}"]
-    changed = [f"{c['path']} ({c['count']} facts only in {c['only_in']})" if c.get("count") else fact_change(c)
+    changed = [f"{c['path']} ({bundle_text(c)})" if c.get("count") else fact_change(c)
                for c in pair["what_changed"]]
     if changed:
         lines.append("    what changed: " + "; ".join(changed))

@@ -92,6 +92,15 @@ def absent_text(path: str) -> str:
         else ABSENT_TEXT
 
 
+def bundle_text(change: dict, limit: int = 6) -> str:
+    """'9 facts only in B', or for packages 'only in B: torch, sympy, … (9)'."""
+    names = change.get("names")
+    if names:
+        shown = ", ".join(names[:limit]) + (", …" if len(names) > limit else "")
+        return f"only in {change['only_in']}: {shown} ({change['count']})"
+    return f"{change['count']} facts only in {change['only_in']}"
+
+
 def fact_change(fact: dict) -> str:
     """'path: a → b' for an attributed fact or a what-changed entry."""
     a, b = excerpts([fact.get("a"), fact.get("b")], fact.get("present", [True, True]), 60, absent_text(fact["path"]))
@@ -104,7 +113,10 @@ def run_name(run: dict) -> str:
 
 def collapse_groups(entries: list[dict], threshold: int = 6) -> tuple[list[dict], list[tuple[str, list[dict]]]]:
     """Split a section's differing entries into rows to show and bundles of facts that only some runs
-    have (a framework installed on one side adds dozens): bundles larger than threshold are collapsed."""
+    have (a framework installed on one side adds dozens): bundles larger than threshold are collapsed.
+    Packages are one fact each (an added package is news), so they collapse only beyond 30."""
+    if entries and entries[0]["section"] == "packages":
+        threshold = max(threshold, 30)
     by_presence: dict[tuple, list[dict]] = {}
     for e in entries:
         if not all(e["present"]):

@@ -46,7 +46,8 @@ def method_text() -> dict:
                        "runnable but waiting for a CPU (other work on the machine) is left out; with fewer than "
                        f"{MIN_CLEAN_ROUNDS} rounds left a change is noisy, not faster/slower"),
         "text": (f"faster/slower: Mann-Whitney U p < {ALPHA} and a speed change of at least "
-                 f"{MIN_EFFECT:.0%} (in every round, for interleaved runs); noisy: a side's IQR/median > {NOISY_IQR_REL:.0%} and the "
+                 f"{MIN_EFFECT:.0%} (in every round, for interleaved runs); noisy: a side's IQR/median > "
+                 f"{NOISY_IQR_REL:.0%} and the "
                  f"{CONFIDENCE:.0%} bootstrap interval straddles the ±{MIN_EFFECT:.0%} threshold, "
                  "or a change beyond the threshold that is not significant; same: otherwise."),
     }
@@ -164,7 +165,8 @@ def _judge(entry: dict, samples_a: list[float], samples_b: list[float], names: t
     if noisy_sides and straddles:
         return _set(entry, "noisy", f"IQR/median > {NOISY_IQR_REL:.0%} in {' and '.join(noisy_sides)}"
                                     f" and the interval {_interval(speed_ci)} straddles ±{MIN_EFFECT:.0%}")
-    if beyond and p < ALPHA and rounds and len(rounds) > 1 and not all(r >= up if speedup > 1 else r <= down for r in rounds):
+    disagree = rounds and len(rounds) > 1 and not all(r >= up if speedup > 1 else r <= down for r in rounds)
+    if beyond and p < ALPHA and disagree:
         return _set(entry, "noisy", f"{_pct(speedup)} speed (p = {p:.2g}) but the rounds disagree: "
                                     + ", ".join(_pct(r) for r in rounds))
     if beyond and p < ALPHA:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, change_text, collapse_groups,
-                                    counts_text, excerpts, interval_text, short_path, side_letter,
-                                    unmeasured_in_both, unmeasured_summary, value_text)
+from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, bundle_text, change_text,
+                                    collapse_groups, counts_text, excerpts, interval_text, short_path,
+                                    side_letter, unmeasured_in_both, unmeasured_summary, value_text)
 from stackprof.render import fmt
 from stackprof.render.escape import plotly_text
 from stackprof.render.figures import CONFIG, COLORS, Figure, _template
@@ -48,7 +48,7 @@ def _pair_view(pair: dict, runs: list[dict]) -> dict:
             "noisy": [bool(s and s.get("noisy")) for s in (b["a"], b["b"])],
             "attribution": _attribution_view(b.get("attribution")),
         })
-    changed = [(c["path"], f"{c['count']} facts only in {c['only_in']}", None) if c.get("count") else
+    changed = [(c["path"], bundle_text(c), None) if c.get("count") else
                (c["path"], _cell(c["a"], c["present"][0], c["path"]), _cell(c["b"], c["present"][1], c["path"]))
                for c in pair["what_changed"]]
     head = pair.get("headline") or {}

@@ -3,9 +3,10 @@ verdict per benchmark with its explanation, the environment diff. Every value fr
 through escape.md_code / md_text, so nothing in it is interpreted as markup, a link or a mention."""
 from __future__ import annotations
 
-from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, change_text, collapse_groups,
-                                    counts_text, excerpts, facts_differ, interval_text, short_path,
-                                    side_letter, unmeasured_in_both, unmeasured_summary, value_text)
+from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, bundle_text, change_text,
+                                    collapse_groups, counts_text, excerpts, facts_differ, interval_text,
+                                    short_path, side_letter, unmeasured_in_both, unmeasured_summary,
+                                    value_text)
 from stackprof.render.escape import md_code, md_text
 
 MAX_BENCH_ROWS = 200
@@ -49,7 +50,7 @@ def _what_changed(pair: dict, runs: list[dict]) -> list[str]:
 
 def _change(c: dict) -> str:
     if c.get("count"):
-        return f"{md_code(c['path'], table=False)} {c['count']} facts only in {c['only_in']}"
+        return f"{md_code(c['path'], table=False)} {md_text(bundle_text(c))}"
     return (f"{md_code(c['path'], table=False)} {_val(c['a'], c['present'][0], c['path'], False)} → "
             f"{_val(c['b'], c['present'][1], c['path'], False)}")
 
@@ -103,8 +104,9 @@ def _explanations(pair: dict) -> list[str]:
         out.append(f"- {md_code(bench['id'], table=False)} {VERDICT_TEXT[bench['verdict']]} "
                    f"{change_text(bench['speedup'])}: {md_text(att['text'])}")
         for fact in att["facts"]:
-            out.append(f"  - {md_code(fact['path'], table=False)} {_val(fact['a'], fact['present'][0], fact['path'], False)}"
-                       f" → {_val(fact['b'], fact['present'][1], fact['path'], False)} ({md_text(fact['why'])})")
+            va = _val(fact["a"], fact["present"][0], fact["path"], False)
+            vb = _val(fact["b"], fact["present"][1], fact["path"], False)
+            out.append(f"  - {md_code(fact['path'], table=False)} {va} → {vb} ({md_text(fact['why'])})")
         for finding in att["findings"]:
             out.append(f"  - finding {md_code(finding['id'], table=False)} only in {finding['only_in']}: "
                        f"{md_text(finding.get('title') or '')}")

@@ -43,6 +43,7 @@ def run_many(targets: list[Target], labels: list[str], options: dict, outdir: st
     """
     from stackprof.compare import compare_runs
     from stackprof.compare.output import write_comparison
+    from stackprof.compare.text import counts_text
     from stackprof.pipeline import finalize, new_run, write_outputs
 
     echo = echo or (lambda message: None)
@@ -72,6 +73,8 @@ def run_many(targets: list[Target], labels: list[str], options: dict, outdir: st
         finished.append(run)
     comparison = compare_runs(finished)
     outputs["comparison"] = write_comparison(comparison, outdir)
+    for pair in comparison["pairs"]:
+        echo(f"{finished[pair['b']].label} vs {finished[pair['a']].label}: {counts_text(pair['counts'])}")
     echo(f"wrote {outputs['comparison']['html']}")
     if interrupted:
         raise KeyboardInterrupt

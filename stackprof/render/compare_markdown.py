@@ -10,9 +10,31 @@ from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, bun
 from stackprof.render.escape import md_code, md_text
 
 MAX_BENCH_ROWS = 200
+LIMIT = 65_536              # GitHub's limit for an issue body or comment (UTF-16 code units)
+COMPACT_ENV_ROWS = 8        # per section, when the full comparison does not fit
 
 
 def render(comparison: dict) -> str:
+    """The full comparison; if it would not fit in a GitHub comment, a compact one (environment
+    tables cut, "same" benchmarks counted, not listed); as a last resort, cut with a note."""
+    text = _render(comparison, compact=False)
+    if _size(text) <= LIMIT:
+        return text
+    text = _render(comparison, compact=True)
+    if _size(text) <= LIMIT:
+        return text
+    note = "\n\n(cut here to fit a GitHub comment; the complete comparison is in comparison.html and .json)\n"
+    while _size(text) + _size(note) > LIMIT:
+        text = text[: max(len(text) - max(_size(text) + _size(note) - LIMIT, 256), 0)]
+        text = text[: text.rfind("\n")] if "\n" in text else text
+    return text + note
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _render(comparison: dict, compact: bool) -> str:
     runs = comparison["runs"]
     out = [f"# stackprof comparison: {' vs '.join(md_text(r['label']) for r in runs)}", ""]
     for note in comparison["notes"]:
@@ -20,8 +42,8 @@ def render(comparison: dict) -> str:
     out += _runs(runs)
     for pair in comparison["pairs"]:
         out += _what_changed(pair, runs)
-    out += _benchmarks(comparison)
-    out += _environment(comparison)
+    out += _benchmarks(comparison, compact)
+    out += _environment(comparison, compact)
     out.append(f"<sub>stackprof {md_text(comparison['tool']['version'])} · comparison "
                f"{md_code(comparison['comparison_id'][:8], table=False)} · {md_text(comparison['created_utc'])}</sub>")
     return "\n".join(out) + "\n"
@@ -55,7 +77,7 @@ def _change(c: dict) -> str:
             f"{_val(c['b'], c['present'][1], c['path'], False)}")
 
 
-def _benchmarks(comparison: dict) -> list[str]:
+def _benchmarks(comparison: dict, compact: bool = False) -> list[str]:
     method = comparison["method"]
     runs = comparison["runs"]
     out = ["## Benchmarks", "",
@@ -70,6 +92,12 @@ def _benchmarks(comparison: dict) -> list[str]:
             continue
         idle = [b for b in pair["benchmarks"] if unmeasured_in_both(b)]
         rows = [b for b in pair["benchmarks"] if b not in idle]
+        if compact:
+            same = [b for b in rows if b["verdict"] == "same"]
+            rows = [b for b in rows if b["verdict"] != "same"]
+            if same:
+                out += [f"{len(same)} benchmarks are the same within ±{comparison['method']['min_effect']:.0%} "
+                        "(listed in comparison.html).", ""]
         header = [f"| verdict | benchmark | {la} | {lb} | change | interval | p | why |",
                   "|---|---|---:|---:|---:|---|---:|---|"]
         if rows:
@@ -77,7 +105,9 @@ def _benchmarks(comparison: dict) -> list[str]:
             if len(rows) > MAX_BENCH_ROWS:
                 out.append(f"\n({len(rows) - MAX_BENCH_ROWS} more in comparison.json)")
             out.append("")
-        if idle:
+        if idle and compact:
+            out += [md_text(unmeasured_summary(idle)), ""]
+        elif idle:
             out += [f"<details><summary>{md_text(unmeasured_summary(idle))}</summary>", ""]
             out += header + [_bench_row(b) for b in idle[:MAX_BENCH_ROWS]] + ["", "</details>", ""]
         out += _explanations(pair)
@@ -113,7 +143,7 @@ def _explanations(pair: dict) -> list[str]:
     return out + [""]
 
 
-def _environment(comparison: dict) -> list[str]:
+def _environment(comparison: dict, compact: bool = False) -> list[str]:
     diff = comparison["environment_diff"]
     runs = comparison["runs"]
     letters = [side_letter(i) for i in range(len(runs))]
@@ -128,6 +158,11 @@ def _environment(comparison: dict) -> list[str]:
         rows, bundles = collapse_groups(section["differing"])
         out += [f"### {md_text(section['name'])} ({len(section['differing'])} differ, "
                 f"{section['identical']} identical)", ""]
+        if compact:
+            left = len(section["differing"]) - min(len(rows), COMPACT_ENV_ROWS)
+            out += _env_table(rows[:COMPACT_ENV_ROWS], section["name"], letters)
+            out += [f"({left} more in comparison.html)", ""] if left else []
+            continue
         out += _env_table(rows, section["name"], letters)
         for title, items in bundles:
             out += [f"<details><summary>{md_text(title)}</summary>", ""]

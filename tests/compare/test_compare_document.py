@@ -52,3 +52,15 @@ def test_benchmark_ids_in_one_run_only_are_missing_on_the_other_side():
     doc = compare_runs([run("a", benchmarks=[record(), extra]), run("b")])
     verdicts = {b["id"]: b["verdict"] for b in doc["pairs"][0]["benchmarks"]}
     assert verdicts["gemm/numpy/cpu/fp64/512x512x512"] == "missing"
+
+
+def test_markdown_always_fits_a_github_comment():
+    from stackprof.render.compare_markdown import LIMIT, render
+
+    big = environment()
+    big["torch"] = {"installed": True, "config": {"build_settings": {f"FLAG_{i}": "x" * 300 for i in range(400)}}}
+    many = [record(f"gemm/numpy/cpu/fp32/{n}x{n}x{n}", samples(0.01, seed=n)) for n in range(1, 400)]
+    doc = compare_runs([run("a", benchmarks=many), run("b", env=big, benchmarks=[dict(r) for r in many])])
+    text = render(doc)
+    assert len(text.encode("utf-16-le")) // 2 <= LIMIT
+    assert "same within" in text                          # the compact form: "same" counted, not listed

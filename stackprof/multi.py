@@ -91,7 +91,11 @@ def _diagnose_all(targets, runs, mode: str, share: float | None, options: dict, 
         echo(f"[{run.label}] probing {target.executable}")
         run_stage(run, "probe", collect_facts, target, run)
     bench_started = time.perf_counter()
-    _benchmarks_interleaved(targets, runs, mode, share * BENCH_SHARE if share else None, options, echo)
+    try:
+        _benchmarks_interleaved(targets, runs, mode, share * BENCH_SHARE if share else None, options, echo)
+    except Exception as exc:                  # noqa: BLE001 - never lose the facts to the benchmark stage
+        for run in runs:
+            run.add_error("bench", "bench", f"{exc.__class__.__name__}: {exc}", kind="exception")
     bench_s = round(time.perf_counter() - bench_started, 3)
     for target, run in zip(targets, runs):
         run.timings["bench_s"] = bench_s          # one shared wall time: the tasks were interleaved

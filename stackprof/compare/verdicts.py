@@ -13,13 +13,13 @@ from __future__ import annotations
 import math
 
 from stackprof import stats
+from stackprof.compare.rounds import CPU_WAIT_LIMIT, clean_samples, paired_rounds
 
 MIN_EFFECT = 0.05            # smallest speed change reported as faster/slower (±5 %)
 ALPHA = 0.01                 # Mann-Whitney U two-sided significance level
 CONFIDENCE = 0.95            # bootstrap interval of the ratio of medians
 RESAMPLES = 2000
 NOISY_IQR_REL = stats.NOISY_IQR_REL
-CPU_WAIT_LIMIT = 0.10        # a round whose agent waited this share of its time for a CPU is left out
 MIN_CLEAN_ROUNDS = 2         # interleaved runs: rounds that must agree for faster/slower
 
 VERDICTS = ("faster", "slower", "same", "noisy", "not_comparable", "failed", "skipped", "missing")
@@ -84,7 +84,7 @@ def compare_records(a: dict | None, b: dict | None, names: tuple[str, str] = ("A
     if not samples_a or not samples_b:
         return _set(entry, "not_comparable", "no raw samples on " + ("both sides" if not samples_a and not samples_b
                                                                      else names[0] if not samples_a else names[1]))
-    rounds = _paired_rounds(a, b)
+    rounds = paired_rounds(a, b)
     if not rounds:
         return _judge(entry, samples_a, samples_b, names)
     entry["round_speedups"] = [_median(x) / _median(y) for x, y, _ in rounds]
@@ -107,39 +107,8 @@ def compare_records(a: dict | None, b: dict | None, names: tuple[str, str] = ("A
     return entry
 
 
-def _paired_rounds(a: dict, b: dict) -> list[tuple[list[float], list[float], float]] | None:
-    """[(samples A, samples B, CPU wait share: the larger side's)] per round, when both records were
-    measured interleaved in the same rounds."""
-    rounds_a, rounds_b = _rounds(a), _rounds(b)
-    if not rounds_a or not rounds_b or len(rounds_a) != len(rounds_b) or len(rounds_a) < 2:
-        return None
-    waits = [_waits(a, len(rounds_a)), _waits(b, len(rounds_b))]
-    return [(x, y, max(wa, wb)) for x, y, wa, wb in zip(rounds_a, rounds_b, *waits)]
-
-
-def _waits(record: dict, n: int) -> list[float]:
-    raw = record.get("cpu_wait")
-    if not isinstance(raw, list) or len(raw) != n:
-        return [0.0] * n                                   # not measured: nothing to leave out
-    return [float(w) if isinstance(w, (int, float)) and math.isfinite(w) else 0.0 for w in raw]
-
-
 def _median(samples: list[float]) -> float:
     return stats.summarize(samples)["median_s"]
-
-
-def _rounds(record: dict) -> list[list[float]] | None:
-    sizes, raw = record.get("round_sizes"), record.get("samples_s") or []
-    if not isinstance(sizes, list) or sum(sizes) != len(raw) or any(not isinstance(n, int) or n < 1 for n in sizes):
-        return None
-    out, start = [], 0
-    for n in sizes:
-        part = _samples({"samples_s": raw[start:start + n]})
-        if not part:
-            return None
-        out.append(part)
-        start += n
-    return out
 
 
 def _judge(entry: dict, samples_a: list[float], samples_b: list[float], names: tuple[str, str],
@@ -202,8 +171,7 @@ def _side(record: dict | None) -> dict | None:
 
 
 def _samples(record: dict) -> list[float]:
-    raw = record.get("samples_s") or []
-    return [float(v) for v in raw if isinstance(v, (int, float)) and math.isfinite(v) and v > 0]
+    return clean_samples(record.get("samples_s"))
 
 
 def _norm(value):

@@ -170,6 +170,8 @@ def run_case(record, prepare, budget_s, dtype_tol=None, extra_warmup_s=0.0):
 
 def _measure(record, kernel, budget_s, dtype_tol, extra_warmup_s):
     fn, timer = kernel.fn, kernel.timer
+    if hasattr(os, "getloadavg"):
+        record["params"]["load_avg_1m"] = os.getloadavg()[0]     # context: other work on the machine
     started = time.perf_counter()
     output = fn()
     timer.sync()
@@ -234,7 +236,3 @@ def sample_indices(n, count, seed=0):
     rng = random.Random(seed)
     count = min(count, n)
     return sorted(rng.sample(range(n), count))
-
-
-def env_flag(name):
-    return os.environ.get(name)

@@ -51,7 +51,8 @@ def test_preparation_runs_outside_the_timed_region():
     calls = []
     kernel = harness.Kernel(lambda: None, good_check, before=lambda: (calls.append(1), time.sleep(0.005)))
     rec = run(kernel, budget=0.05)
-    assert len(calls) == len(rec["samples_s"]) >= harness.MIN_REPS
+    assert len(rec["samples_s"]) >= harness.MIN_REPS and rec["inner"] == 1                  # one flush per call
+    assert len(calls) == len(rec["samples_s"]) + 1          # once more to size the repetitions by time
     assert max(rec["samples_s"]) < 0.004                      # the 5 ms preparation is not in the samples
 
 
@@ -142,5 +143,5 @@ def test_cuda_event_timer_path():
     rec = run(kernel, budget=0.05)
     assert rec["status"] == "ok" and rec["timing"] == "cuda_event"
     assert all(0.002 <= s < 0.0035 for s in rec["samples_s"])      # the flush before each rep is outside
-    syncs_before_blocks = 1 + rec["params"]["warmup_calls"]         # first call + estimate/warm-up calls
+    syncs_before_blocks = 1 + rec["params"]["warmup_calls"] + 1     # first call, estimate/warm-up, timed flush
     assert fake.cuda.syncs == syncs_before_blocks + 1               # one sync after all timed blocks

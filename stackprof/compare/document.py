@@ -51,6 +51,10 @@ def compare_runs(runs: list[Run]) -> dict:
         benchmarks = compare_benchmarks(runs[0], runs[i], (side_letter(0), side_letter(i)))
         attribute(benchmarks, env_diff, runs[0], runs[i], 0, i)
         measured = bool(runs[0].benchmarks) and bool(runs[i].benchmarks)
+        if measured and not interleaved(runs[0], runs[i]):
+            for bench in benchmarks:
+                if bench["verdict"] in ("faster", "slower"):
+                    bench["reason"] += "; measured at different times, not interleaved (see the note at the top)"
         pairs.append({
             "a": 0, "b": i, "interleaved": interleaved(runs[0], runs[i]) if measured else None,
             "counts": {v: n for v, n in Counter(b["verdict"] for b in benchmarks).items()},

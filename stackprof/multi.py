@@ -126,6 +126,19 @@ def _benchmarks_interleaved(targets, runs, mode: str, budget_s: float | None, op
     echo(f"benchmarks ({mode}): {len(order)} task runs over {len(runs)} environments, "
          f"interleaved in {ROUNDS} rounds")
     measured: list[list[dict]] = [[] for _ in runs]        # every round's records, per target
+    try:
+        _run_order(targets, runs, order, bench, measured, echo)
+    finally:                                  # an interrupted run keeps what was measured
+        for run, records in zip(runs, measured):
+            run.benchmarks.extend(merge_rounds(records))
+        for run in runs:
+            try:                              # same machine: every run's results count for best-on-machine
+                bench.finish(run, peers=[other for other in runs if other is not run])
+            except Exception as exc:          # noqa: BLE001
+                run.add_error("bench", "finish", f"{exc.__class__.__name__}: {exc}", kind="exception")
+
+
+def _run_order(targets, runs, order, bench, measured: list[list[dict]], echo: Echo) -> None:
     with ExitStack() as stack:
         sessions = [stack.enter_context(t.session()) for t in targets]
         stack.callback(lambda: [_signal(s, signal.SIGCONT) for s in sessions])   # never leave one stopped
@@ -154,13 +167,6 @@ def _benchmarks_interleaved(targets, runs, mode: str, budget_s: float | None, op
             for error in scratch.errors:      # the same failure in every round is reported once
                 if error not in run.errors:
                     run.errors.append(error)
-    for run, records in zip(runs, measured):
-        run.benchmarks.extend(merge_rounds(records))
-    for run in runs:
-        try:                                  # same machine: every run's results count for best-on-machine
-            bench.finish(run, peers=[other for other in runs if other is not run])
-        except Exception as exc:              # noqa: BLE001
-            run.add_error("bench", "finish", f"{exc.__class__.__name__}: {exc}", kind="exception")
 
 
 def interleave(plans: list[list[Task]], rounds: int = ROUNDS) -> list[tuple[int, Task]]:

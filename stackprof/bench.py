@@ -115,6 +115,7 @@ def finish(run: Run, peers: list[Run] | None = None) -> None:
     cpu_estimate = hardware.cpu.estimate(run.environment.get("system"))
     for record in run.benchmarks:
         annotate(record, run.environment, cpu_estimate)
+    _flag_low_estimate(run.benchmarks)
     candidates = list(run.benchmarks)
     for peer in peers or []:
         for record in peer.benchmarks:
@@ -137,6 +138,16 @@ def annotate(record: dict, environment: dict, cpu_estimate: dict | None = None) 
     if record["peak"] and record["pct_of_peak"] and record["pct_of_peak"] > 1.0:
         record["peak"]["exceeded"] = True           # an estimate input (usually the clock) is too low
     return record
+
+
+def _flag_low_estimate(records: list[dict]) -> None:
+    """One result above the CPU estimate shows an input (clock, cores) is too low for every dtype."""
+    estimated = [r for r in records if (r.get("peak") or {}).get("source", "").startswith("estimate")]
+    over = next((r["id"] for r in estimated if r["peak"].get("exceeded")), None)
+    for record in estimated:
+        record["peak"]["estimate_too_low"] = over is not None
+        if over:
+            record["peak"]["exceeded_by"] = over
 
 
 def op_key(record: dict) -> str:

@@ -101,14 +101,13 @@ def cpu_suite(mode: str, environment: dict) -> list[Group]:
             Group("dispatch", "torch", "cpu", [{"mode": "eager"}]),
             Group("compile", "torch", "cpu", mlp),
         ]
-    squares = list(range(256, 4097, 256)) if mode == "full" else [1024, 2048]
+    squares = list(range(256, 4097, 256)) if mode == "full" else [1024, 2048, 4096]
     convs = [resnet, (8, 256, 56, 64, 1, 1), (8, 256, 14, 256, 3, 1)]
     attention = [{"dtype": dt, "b": 4, "h": 8, "s": 1024, "d": 64, "backend": be}
                  for dt in ("fp32", "bf16") for be in (None, "math")]
     return [
         Group("gemm", "numpy", "cpu", _gemm("fp32", squares) + _gemm("fp64", squares[::2] if mode == "full" else [1024])),
-        Group("gemm", "torch", "cpu", _gemm("fp32", squares) + _gemm("bf16", squares + ([] if mode == "full" else [4096]))
-              + _gemm("fp16", [512])),
+        Group("gemm", "torch", "cpu", _gemm("fp32", squares) + _gemm("bf16", squares) + _gemm("fp16", [512])),
         Group("gemm", "tensorflow", "cpu", _gemm("fp32", [1024, 2048]) + _gemm("bf16", [2048])),
         Group("gemm", "jax", "cpu", _gemm("fp32", [1024, 2048]) + _gemm("bf16", [2048])),
         Group("conv", "torch", "cpu", _conv("fp32", convs) + _conv("fp32", [resnet], ["channels_last"])

@@ -105,7 +105,8 @@ def summary(run) -> str:
         head = ids[0] if len(ids) == 1 else f"{len(ids)} benchmarks ({ids[0]}, …)"
         lines.append(f"{status}: {head}: {reason}")
     if any((r.get("peak") or {}).get("exceeded") for r in run.benchmarks):
-        lines.append("* above the estimated peak: an input of the estimate (usually the clock) is too low")
+        lines.append("* above the estimated CPU peak: an input of the estimate (usually the clock) is too low, "
+                     "so every % of the CPU peak here is too high")
     headline = run.headline or {}
     lines.append(f"headline: {headline.get('text', 'none')}")
     for err in run.errors:

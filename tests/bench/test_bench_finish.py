@@ -104,10 +104,14 @@ def test_finish_value_peak_best_and_headline():
 def test_estimated_peak_exceeded_is_flagged():
     run = Run(environment={"system": {"cpu": {"vendor": "GenuineIntel", "family": 6, "physical_cores": 1,
                                               "flags": {"avx2": True, "fma": True}, "cur_mhz": 1000}}})
-    run.benchmarks = [record("gemm/torch/cpu/fp32/a", seconds=1 / 40)]        # 40 > 32 GFLOP/s
+    run.benchmarks = [record("gemm/torch/cpu/fp32/a", seconds=1 / 40),         # 40 > 32 GFLOP/s
+                      record("gemm/torch/cpu/fp64/a", dtype="fp64", seconds=1 / 10)]
     bench.finish(run)
-    assert run.benchmarks[0]["pct_of_peak"] == pytest.approx(1.25)
-    assert run.benchmarks[0]["peak"]["exceeded"] is True
+    fp32, fp64 = run.benchmarks
+    assert fp32["pct_of_peak"] == pytest.approx(1.25) and fp32["peak"]["exceeded"] is True
+    # the same clock and core count feed every dtype: the fp64 figure is flagged too
+    assert fp64["pct_of_peak"] == pytest.approx(10 / 16) and "exceeded" not in fp64["peak"]
+    assert fp64["peak"]["estimate_too_low"] is True and fp64["peak"]["exceeded_by"] == "gemm/torch/cpu/fp32/a"
 
 
 def test_peers_count_towards_best_on_machine():

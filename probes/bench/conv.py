@@ -91,7 +91,7 @@ def _prepare_torch(torch, device, case, record):
 def _prepare_tensorflow(tf, device, case, record):
     if case.get("variant"):
         raise harness.Skip("tensorflow convolution is measured in its default layout only")
-    from .gemm import _tf_device
+    from .gemm import _tf_device, _tf_timer
     name = _tf_device(tf, device)
     n, c, h, w, k, r, s = (int(case[x]) for x in ("n", "c", "h", "w", "k", "r", "s"))
     stride, pad = int(case.get("stride", 1)), int(case.get("pad", 0))
@@ -114,8 +114,7 @@ def _prepare_tensorflow(tf, device, case, record):
         got = tf.cast(output[:1, ..., :CHECK_CHANNELS], tf.float64)
         return got.numpy().ravel().tolist(), ref.numpy().ravel().tolist()
 
-    timer = harness.CpuTimer(sync=lambda: last[0] is not None and last[0][:1, :1, :1, :1].numpy())
-    return harness.Kernel(fn, check, timer=timer)
+    return harness.Kernel(fn, check, timer=_tf_timer(name, lambda: last[0][:1, :1, :1, :1]))
 
 
 PREPARE = {"torch": _prepare_torch, "tensorflow": _prepare_tensorflow}

@@ -30,11 +30,13 @@ def analyze(run: Run) -> None:
 
 
 def rank(findings: list[dict]) -> list[dict]:
-    """Measured effects first (largest ratio first), then severity, then the estimated ratio."""
+    """Measured effects first — those proven by experiment before those only observed — largest
+    ratio first; then severity, then the estimated ratio."""
     def key(finding: dict):
         impact = finding.get("impact") if isinstance(finding.get("impact"), dict) else {}
         ratio = as_number(impact.get("ratio")) or 0.0
         measured = impact.get("kind") == "measured" and ratio >= MEASURED_MIN_RATIO
-        return (0 if measured else 1, -ratio if measured else 0.0,
+        proven = measured and finding.get("status") == "confirmed"
+        return (0 if proven else 1 if measured else 2, -ratio if measured else 0.0,
                 SEVERITY_ORDER.get(finding.get("severity"), 5), -ratio)
     return sorted(findings, key=key)

@@ -153,6 +153,14 @@ def test_analyze_ranks_measured_first_then_severity():
     assert [f["id"] for f in rank(findings)] == ["X3", "X6", "X5", "X2", "X4", "X1"]
 
 
+def test_analyze_ranks_proven_effects_above_observed_ones():
+    findings = [
+        {"id": "OBSERVED", "severity": "medium", "status": "suspected", "impact": {"kind": "measured", "ratio": 1.6}},
+        {"id": "PROVEN", "severity": "medium", "status": "confirmed", "impact": {"kind": "measured", "ratio": 1.5}},
+    ]
+    assert [f["id"] for f in rank(findings)] == ["PROVEN", "OBSERVED"]
+
+
 def test_analyze_turns_a_broken_rule_into_an_error_entry(monkeypatch):
     from stackprof.rules.registry import Rule
 

@@ -133,4 +133,4 @@ def _report(run, embedded_doc: dict, size_note: str) -> str:
         embedded={EMBED_ID: embedded_doc}, run=run, head=summary.headline(run),
         essentials=summary.essentials(run), findings=summary.ranked_findings(run), bench_rows=bench_rows,
         bench_counts=summary.count_by_status(bench_rows), env_views=envtables.section_views(run.environment),
-        errors=errors, meta=meta, size_note=size_note)
+        errors=errors, meta=meta, size_note=size_note, peak_note=summary.peak_estimate_note(run))

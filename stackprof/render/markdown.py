@@ -214,13 +214,14 @@ def _headline_numbers(run, rows: list[dict]) -> str:
     for r in picked[:TOP_BENCHMARKS]:
         out += _row([md_code(r["id"], 100), f"{md_text(r['value_text'])} {md_text(r['unit'])}",
                      md_text(r["iqr_text"]) + (" ⚠ noisy" if r["noisy"] else ""),
-                     md_text(fmt.share(r["pct_of_peak"])), md_text(fmt.share(r["pct_of_best"]))])
-    return out + "\n"
+                     md_text(r["peak_share"]), md_text(fmt.share(r["pct_of_best"]))])
+    note = summary.peak_estimate_note(run)
+    return out + (f"\n{md_text(note, 400)}\n" if note else "") + "\n"
 
 
 def _bench_row(b: dict) -> str:
     return _row([md_code(b["id"], 100), md_text(b["status"]), md_text(b["value_text"]), md_text(b["unit"]),
-                 md_text(b["iqr_text"]), md_text(b["n"] if b["n"] else fmt.NONE), md_text(fmt.share(b["pct_of_peak"])),
+                 md_text(b["iqr_text"]), md_text(b["n"] if b["n"] else fmt.NONE), md_text(b["peak_share"]),
                  md_text(fmt.share(b["pct_of_best"])), md_text(b["reason"], 200)])
 
 

@@ -361,11 +361,34 @@ def benchmark_rows(run) -> list[dict]:
             "iqr_text": fmt.pct(100 * stats["iqr_rel"], 2) if fmt.is_num(stats.get("iqr_rel")) else fmt.NONE,
             "noisy": bool(stats.get("noisy")),
             "pct_of_peak": rec.get("pct_of_peak"), "pct_of_best": rec.get("pct_of_best"),
+            "peak_share": _peak_share(rec),
             "peak_text": _peak_text(rec.get("peak")), "best_id": best.get("id"),
             "check": None if check is None else bool(check.get("ok")),
             "reason": str(rec.get("reason") or ""),
         })
     return rows
+
+
+ESTIMATE_MARK = "*"
+
+
+def _peak_share(rec: dict) -> str:
+    """% of peak, marked when the peak is a CPU estimate that a measured result exceeded."""
+    peak = rec.get("peak") if isinstance(rec.get("peak"), dict) else {}
+    text = fmt.share(rec.get("pct_of_peak"))
+    return text + ESTIMATE_MARK if peak.get("estimate_too_low") and text != fmt.NONE else text
+
+
+def peak_estimate_note(run) -> str | None:
+    """One sentence when the CPU peak estimate proved too low on this machine, else None."""
+    for rec in run.benchmarks:
+        peak = rec.get("peak") if isinstance(rec, dict) and isinstance(rec.get("peak"), dict) else {}
+        if peak.get("estimate_too_low"):
+            over = str(peak.get("exceeded_by") or "a result")
+            return (f"{ESTIMATE_MARK} % of peak against an estimated CPU peak that {over} exceeded: an input of "
+                    "the estimate (usually the clock the CPU or VM reports) is lower than the real one, so "
+                    "these percentages are upper bounds.")
+    return None
 
 
 def _peak_text(peak: object) -> str:

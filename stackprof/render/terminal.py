@@ -78,6 +78,9 @@ def render(run, color: bool | None = None) -> str:
     rows = summary.benchmark_rows(run)
     if rows:
         out += _bench_table(rows, style, clean)
+        note = summary.peak_estimate_note(run)
+        if note:
+            out += _wrapped("", clean(note, 400), lambda s: style(s, dim=True))
         out.append("")
 
     if run.errors:
@@ -109,7 +112,7 @@ def _bench_table(rows: list[dict], style, clean) -> list[str]:
         for r in ok[:MAX_BENCH_ROWS]:
             iqr = r["iqr_text"] + ("!" if r["noisy"] else " ")
             out.append(f"  {clean(r['id'], id_width):<{id_width}} {r['value_text']:>10} {clean(r['unit'], 8):<8} "
-                       f"{iqr:>8}{fmt.share(r['pct_of_peak']):>7} {fmt.share(r['pct_of_best']):>7}")
+                       f"{iqr:>8}{r['peak_share']:>7} {fmt.share(r['pct_of_best']):>7}")
         if len(ok) > MAX_BENCH_ROWS:
             out.append(style(f"  … {len(ok) - MAX_BENCH_ROWS} more in report.html / run.json", dim=True))
         if any(r["noisy"] for r in ok[:MAX_BENCH_ROWS]):

@@ -9,13 +9,10 @@ GPU cases are planned for every capability; the probe skips what the device cann
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
 from dataclasses import dataclass, field
 
 from stackprof.errors import StackprofError
-from stackprof.paths import probes_dir
+from stackprof.paths import PROBE_PACKAGE, import_probe, probes_dir
 
 FAMILIES = {"gemm": "bench.gemm", "conv": "bench.conv", "attention": "bench.attention",
             "stream": "bench.stream", "elementwise": "bench.elementwise", "transfer": "bench.transfer",
@@ -169,20 +166,12 @@ def suite(mode: str, environment: dict, devices: list[str]) -> list[Group]:
 
 # --- the probes' own describe(), so host-made records have exactly the probes' ids -------------
 
-PACKAGE = "_stackprof_probes"
+PACKAGE = PROBE_PACKAGE
 
 
 def probe_module(probe: str):
-    """Import probes/<probe>.py in the host under the probes' synthetic package (stdlib-only at
-    import time) to reuse its describe(); the same code the agent runs."""
-    if PACKAGE not in sys.modules:
-        root = probes_dir()
-        spec = importlib.util.spec_from_file_location(PACKAGE, root / "__init__.py",
-                                                      submodule_search_locations=[str(root)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[PACKAGE] = module
-        spec.loader.exec_module(module)
-    return importlib.import_module(f"{PACKAGE}.{probe}")
+    """probes/<probe>.py in the host (stdlib-only at import time), to reuse its describe()."""
+    return import_probe(probe, probes_dir())
 
 
 def describe_case(task, case: dict) -> dict:

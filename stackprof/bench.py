@@ -111,21 +111,45 @@ def _unfinished(task: Task, records: list[dict], error: str) -> list[dict]:
 
 def finish(run: Run, peers: list[Run] | None = None) -> None:
     """Attach stats, value, op_key, peak, best-on-machine and the headline. `peers`: other Runs
-    measured on the same machine whose records also count as best-on-machine candidates."""
+    measured on the same machine whose records also count as best-on-machine candidates. Called
+    again after verify: a result re-measured with a confirmed fix applied is what this machine can
+    reach, so it counts as a candidate too."""
     cpu_estimate = hardware.cpu.estimate(run.environment.get("system"))
     for record in run.benchmarks:
         annotate(record, run.environment, cpu_estimate)
     _flag_low_estimate(run.benchmarks)
-    candidates = list(run.benchmarks)
+    candidates = list(run.benchmarks) + fixed_candidates(run)
     for peer in peers or []:
         for record in peer.benchmarks:
             candidates.append(annotate(dict(record), peer.environment))
+        candidates.extend(fixed_candidates(peer))
     best = best_by_op_key(candidates)
     for record in run.benchmarks:
         top = best.get(record.get("op_key")) if record.get("value") is not None else None
-        record["best_on_machine"] = {"id": top["id"], "value": top["value"]} if top else None
+        record["best_on_machine"] = None if not top else {
+            "id": top["id"], "value": top["value"], **({"fix": top["fix"]} if top.get("fix") else {})}
         record["pct_of_best"] = _fraction(record, top["value"]) if top else None
     run.headline = headline.compute(run.benchmarks)
+
+
+def fixed_candidates(run: Run) -> list[dict]:
+    """Results that verify measured with a confirmed fix applied (the experiment's "after"), as
+    best-on-machine candidates named after the fix: "<id> [with A6 fix]"."""
+    out = []
+    for finding in run.findings:
+        verification = finding.get("verification") if isinstance(finding, dict) else None
+        if not isinstance(verification, dict) or verification.get("status") != "confirmed":
+            continue
+        for entry in verification.get("benchmarks") or []:
+            after = entry.get("after") if isinstance(entry, dict) else None
+            base = run.benchmark(entry.get("id")) if isinstance(entry, dict) else None
+            value = after.get("value") if isinstance(after, dict) else None
+            if (entry.get("status") != "confirmed" or base is None or base.get("status") != "ok"
+                    or not isinstance(value, (int, float)) or not base.get("op_key")):
+                continue
+            out.append({**base, "id": f"{base['id']} [with {finding.get('id')} fix]", "value": float(value),
+                        "fix": finding.get("id")})
+    return out
 
 
 def annotate(record: dict, environment: dict, cpu_estimate: dict | None = None) -> dict:

@@ -84,7 +84,7 @@ def run_many(targets: list[Target], labels: list[str], options: dict, outdir: st
 def _diagnose_all(targets, runs, mode: str, share: float | None, options: dict, echo: Echo) -> None:
     from stackprof import analyze, verify
     from stackprof.collect import collect_facts
-    from stackprof.pipeline import BENCH_SHARE, VERIFY_BUDGET_S, run_stage
+    from stackprof.pipeline import BENCH_SHARE, VERIFY_BUDGET_S, rescore, run_stage
 
     started = time.perf_counter()
     for target, run in zip(targets, runs):
@@ -103,6 +103,9 @@ def _diagnose_all(targets, runs, mode: str, share: float | None, options: dict, 
         if options.get("verify", True):
             budget = share * (1 - BENCH_SHARE) if share else VERIFY_BUDGET_S.get(mode, VERIFY_BUDGET_S["default"])
             run_stage(run, "verify", verify.verify, target, run, budget, progress=_prefixed(echo, run.label))
+    for run in runs:
+        if options.get("verify", True):   # same machine: every run's confirmed fixes count for best-on-machine
+            run_stage(run, "rescore", rescore, run, [other for other in runs if other is not run])
         run.timings["total_s"] = round(time.perf_counter() - started, 3)
 
 

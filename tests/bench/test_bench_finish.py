@@ -128,3 +128,34 @@ def test_headline_without_results():
     run.benchmarks = [record("gemm/torch/cuda:0/bf16/a", status="skipped")]
     bench.finish(run)
     assert run.headline["score"] is None and run.headline["components"] == []
+
+
+def _confirmed(finding_id, bench_id, after_value, status="confirmed"):
+    return {"id": finding_id, "status": status, "verification": {
+        "status": status, "benchmarks": [{"id": bench_id, "status": status,
+                                          "after": {"value": after_value, "unit": "GFLOP/s"}}]}}
+
+
+def test_a_confirmed_fix_raises_the_best_on_this_machine():
+    run = Run(benchmarks=[record("gemm/numpy/cpu/fp32/n", framework="numpy", seconds=0.01),
+                          record("gemm/torch/cpu/fp32/n", seconds=0.02)])
+    bench.finish(run)
+    numpy_rec = run.benchmark("gemm/numpy/cpu/fp32/n")
+    assert numpy_rec["pct_of_best"] == pytest.approx(1.0) and run.headline["score"] > 0.7
+    # verify measured numpy's GEMM at 2x with the fix (100 -> 200 GFLOP/s): that is what the machine can reach
+    run.findings = [_confirmed("A6", "gemm/numpy/cpu/fp32/n", 200.0)]
+    bench.finish(run)
+    assert numpy_rec["best_on_machine"] == {"id": "gemm/numpy/cpu/fp32/n [with A6 fix]", "value": 200.0,
+                                            "fix": "A6"}
+    assert numpy_rec["pct_of_best"] == pytest.approx(0.5, rel=0.03)
+    assert run.benchmark("gemm/torch/cpu/fp32/n")["pct_of_best"] == pytest.approx(0.25, rel=0.03)
+    assert run.headline["score"] == pytest.approx((0.5 * 0.25) ** 0.5, rel=0.03)
+    assert "confirmed A6 fix" in run.headline["text"]
+
+
+def test_an_unconfirmed_experiment_does_not_count():
+    run = Run(benchmarks=[record("gemm/numpy/cpu/fp32/n", framework="numpy", seconds=0.01)],
+              findings=[_confirmed("A6", "gemm/numpy/cpu/fp32/n", 200.0, status="inconclusive")])
+    bench.finish(run)
+    assert run.benchmark("gemm/numpy/cpu/fp32/n")["pct_of_best"] == pytest.approx(1.0)
+    assert "fix" not in run.headline["text"]

@@ -53,7 +53,7 @@ def test_quick_run_in_fresh_torch_venv(venv_torch, stackprof_cli, tmp_path):
         assert v["before"]["value"] > 0 and v["after"]["value"] > 0 and v["p_value"] is not None
         assert v["rounds"] >= 2 and all(len(b["round_ratios"]) == v["rounds"] for b in v["benchmarks"])
         md = paths["report.md"].read_text(encoding="utf-8")
-        assert "→" in md.split(finding["id"], 1)[1].split("\n\n", 1)[0]   # before → after in its entry
+        assert "→" in md.split(f"· {finding['id']}:", 1)[1].split("\n\n", 1)[0]   # before → after in its entry
 
     if os.environ.get("OPENBLAS_CORETYPE", "").lower() == "haswell" and _cpu_has("avx512f"):
         a6 = next(f for f in run.findings if f["id"] == "A6")       # this machine's real cause

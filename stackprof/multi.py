@@ -42,7 +42,7 @@ def run_many(targets: list[Target], labels: list[str], options: dict, outdir: st
     Labels must be distinct: they name the output folders.
     """
     from stackprof.compare import compare_runs
-    from stackprof.compare.output import write_comparison
+    from stackprof.render.compare_output import write_comparison
     from stackprof.compare.text import counts_text
     from stackprof.pipeline import finalize, new_run, write_outputs
 

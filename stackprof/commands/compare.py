@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from stackprof.compare import compare_runs, load_runs
-from stackprof.compare.output import render_comparison, write_comparison
+from stackprof.render.compare_output import render_comparison, write_comparison
 
 DEFAULT_OUTDIR = "stackprof-compare"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from stackprof.compare import compare_runs
-from stackprof.compare.output import write_comparison
+from stackprof.render.compare_output import write_comparison
 from tests.browser.chromium import chromium_available, open_html
 
 from .builders import environment, record, run, samples, skylake_environment

@@ -17,7 +17,7 @@ def render_comparison(comparison: dict, fmt: str) -> str:
     elif fmt == "html":
         from stackprof.render.compare_html import render
     elif fmt == "terminal":
-        from stackprof.compare.summary import render
+        from stackprof.render.compare_terminal import render
     else:
         raise ValueError(f"unknown comparison format {fmt!r}")
     return render(comparison)

@@ -8,7 +8,7 @@ import click
 
 from stackprof import bench
 from stackprof.collect import collect_facts
-from stackprof.commands.options import label_option, outdir_option, python_option, redact_option
+from stackprof.commands.options import format_option, label_option, outdir_option, python_option, redact_option
 from stackprof.errors import StackprofError
 from stackprof.model import Run
 from stackprof.pipeline import finalize, labels_for, new_run, targets_for
@@ -27,8 +27,7 @@ from stackprof.render import render
 @label_option
 @redact_option
 @outdir_option
-@click.option("--format", "fmt", type=click.Choice(["terminal", "md", "json"]), default="terminal",
-              help="What to print on stdout.")
+@format_option
 def command(quick, full, budget, only, device, pythons, labels, no_redact, outdir, fmt):
     """Measure GEMM, conv, attention, memory bandwidth, transfers, elementwise kernels, dispatch
     overhead and torch.compile in an environment; each result with % of peak and % of best."""

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from stackprof.commands.options import format_option
+
 from stackprof.compare import compare_runs, load_runs
 from stackprof.render.compare_output import render_comparison, write_comparison
 
@@ -13,8 +15,7 @@ DEFAULT_OUTDIR = "stackprof-compare"
 @click.argument("documents", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default=DEFAULT_OUTDIR,
               show_default=True, help="Folder for comparison.html, comparison.md and comparison.json.")
-@click.option("--format", "fmt", type=click.Choice(["terminal", "md", "json"]), default="terminal",
-              help="What to print on stdout.")
+@format_option
 def command(documents, outdir, fmt):
     """Compare runs: A.json B.json [C.json …] (run.json or report.html files).
 

@@ -12,3 +12,5 @@ redact_option = click.option(
     help="Keep host name, user name, home paths and GPU UUIDs (secrets are always removed).")
 outdir_option = click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default=None,
                              help="Directory to write the outputs to.")
+format_option = click.option("--format", "fmt", type=click.Choice(["terminal", "md", "json"]), default="terminal",
+                             help="What to print on stdout.")

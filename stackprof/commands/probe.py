@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from stackprof.commands.options import label_option, outdir_option, python_option, redact_option
+from stackprof.commands.options import format_option, label_option, outdir_option, python_option, redact_option
 from stackprof.pipeline import finalize, labels_for, new_run, targets_for
 from stackprof.collect import collect_facts, probe_timeouts
 from stackprof.render import render
@@ -17,8 +17,7 @@ from stackprof.render import render
 @label_option
 @redact_option
 @outdir_option
-@click.option("--format", "fmt", type=click.Choice(["terminal", "md", "json"]), default="terminal",
-              help="What to print on stdout.")
+@format_option
 @click.option("--probe-timeout", "probe_timeout", type=float, default=None, metavar="SECONDS",
               help="Time limit for each fact probe (default: 10-120 s per probe, scaled by "
                    "$STACKPROF_PROBE_TIMEOUT_SCALE).")

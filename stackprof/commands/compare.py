@@ -4,7 +4,6 @@ from __future__ import annotations
 import click
 
 from stackprof.commands.options import format_option
-
 from stackprof.compare import compare_runs, load_runs
 from stackprof.render.compare_output import render_comparison, write_comparison
 

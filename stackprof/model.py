@@ -24,7 +24,8 @@ class Finding:
     """A diagnosed cause of slowness, with what triggered it, what it costs and how to fix it."""
     id: str                               # catalogue id (A5, C4…) or a measurement rule id (M1…)
     severity: str                         # critical | high | medium | low | info
-    title: str
+    kind: str = "defect"                  # defect | opportunity | note (docs/schema-findings.md)
+    title: str = ""
     evidence: list = field(default_factory=list)      # [{"fact": "numpy.blas.architecture", "value": "Haswell"}, …]
     impact: dict = field(default_factory=dict)        # {"kind": "measured"|"estimated", "ratio": 1.4, "text": …, "source": …}
     fix: str = ""

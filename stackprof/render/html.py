@@ -15,7 +15,7 @@ from markupsafe import Markup
 from stackprof import __version__
 from stackprof.model import EMBED_ID
 from stackprof.paths import reports_dir
-from stackprof.render import envtables, figures as figures_mod, fmt, summary
+from stackprof.render import envtables, figures as figures_mod, fmt, parts, summary
 from stackprof.render.escape import json_for_script, visible_controls
 
 
@@ -128,9 +128,16 @@ def _report(run, embedded_doc: dict, size_note: str) -> str:
     errors = [[str(e.get(k, "")) for k in ("stage", "source", "kind", "message")]
               for e in run.errors if isinstance(e, dict)]
     bench_rows = summary.benchmark_rows(run)
+    extra = []
+    for part in parts.modules():               # optional sections (profile, ranks…): None when absent
+        section = part.html(run)
+        if section is not None:
+            extra.append(section)
+            figs = figs + list(part.figures(run))
     return render_page(
         "report.html.j2", title=f"stackprof report — {run.label}", figures=figs,
         embedded={EMBED_ID: embedded_doc}, run=run, head=summary.headline(run),
         essentials=summary.essentials(run), findings=summary.ranked_findings(run), bench_rows=bench_rows,
         bench_counts=summary.count_by_status(bench_rows), env_views=envtables.section_views(run.environment),
-        errors=errors, meta=meta, size_note=size_note, peak_note=summary.peak_estimate_note(run))
+        errors=errors, meta=meta, size_note=size_note, peak_note=summary.peak_estimate_note(run),
+        extra_sections=extra)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stackprof.render import envtables, fmt, summary
+from stackprof.render import envtables, fmt, parts, summary
 from stackprof.render.escape import md_code, md_html, md_text
 
 LIMIT = 65_536            # GitHub's limit for an issue body or comment
@@ -128,6 +128,10 @@ def render(run, budget: int = BUDGET) -> str:
                                "% of best", "note"]),
                      [_bench_row(b) for b in bench_rows], "\n</details>\n\n", "benchmark table",
                      "\n_{n} more benchmarks cut to fit a GitHub comment; see report.html or run.json._\n")
+    for part in parts.modules():               # optional sections (profile, ranks…)
+        block = part.markdown(run)
+        if block:
+            doc.add(block, part.__name__.rsplit(".", 1)[-1])
     for view in envtables.section_views(run.environment):
         _environment_section(doc, view)
     if run.errors:

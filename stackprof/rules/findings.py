@@ -5,6 +5,8 @@ from stackprof.model import Finding
 from stackprof.rules.facts import as_number, part
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
+KINDS = ("defect", "opportunity", "note")   # defect: an install/env choice that slows this environment;
+# opportunity: a program or default choice that trades something for speed; note: about the measurement
 
 
 def fact(path: str, value) -> dict:
@@ -51,8 +53,10 @@ def experiment(env: dict, records: list[dict], description: str, limit: int = 2)
 
 
 def make(rule_id: str, severity: str, title: str, *, evidence: list, impact: dict, fix: str,
-         references: list[str], ab: bool = False, experiment: dict | None = None) -> Finding:
+         references: list[str], ab: bool = False, experiment: dict | None = None,
+         kind: str = "defect") -> Finding:
     assert severity in SEVERITIES, severity
-    return Finding(id=rule_id, severity=severity, title=title, evidence=evidence, impact=impact, fix=fix,
+    assert kind in KINDS, kind
+    return Finding(id=rule_id, severity=severity, kind=kind, title=title, evidence=evidence, impact=impact, fix=fix,
                    references=list(references), ab=ab, experiment=experiment,
                    status="info" if severity == "info" else "suspected")

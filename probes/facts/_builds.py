@@ -8,7 +8,7 @@ import os
 import re
 import sys
 
-from . import _libraries, _native, _wheel
+from . import _libraries, _linkage, _native, _wheel
 
 FRAMEWORKS = re.compile(r"(numpy|scipy|torch|jaxlib|tensorflow(-\w+)?|intel-tensorflow|tf-nightly|"
                         r"jax-cuda\d+-plugin|jax-cuda\d+-pjrt)\Z")
@@ -34,7 +34,8 @@ def examine(dist, location, resolver, owners):
     for rel in relative:
         found = _libraries.classify(rel)
         if found and not _wheel.is_extension(rel):
-            bundled.append({"file": rel, "kind": found[0], "library": found[1] or os.path.basename(rel),
+            bundled.append({"name": "%s:%s" % (found[0], os.path.basename(rel)), "file": rel, "kind": found[0],
+                            "library": found[1] or os.path.basename(rel),
                             "version": _libraries.version_from_name(rel)})
     links, missing, cache = {}, [], {}
     for path in files[:MAX_FILES]:
@@ -53,22 +54,24 @@ def examine(dist, location, resolver, owners):
             real = os.path.realpath(found)
             if real in own:
                 continue
+            kind, label = _libraries.classify(needed) or _libraries.classify(real) or (None, None)
+            if kind not in _libraries.NOTABLE:
+                continue                        # libjpeg, libz…: not a question of speed
             if real not in links:
-                links[real] = _link(needed, found, how, real, owners)
+                links[real] = _link(needed, found, how, real, kind, label, owners)
             links[real]["users"] += 1
     return {"files": len(files), "elf_read": min(len(files), MAX_FILES), "bundled": bundled,
-            "links": [l for l in links.values() if l["kind"] in _libraries.NOTABLE],
+            "links": list(links.values()),
             "missing": missing[:20], "_tops": top_levels}
 
 
-def _link(needed, found, how, real, owners):
-    from . import _linkage
+def _link(needed, found, how, real, kind, label, owners):
     hops = _linkage.chain(found)
-    kind, label = _libraries.classify(needed) or _libraries.classify(real) or (None, None)
     owners.want(real, _libraries.guesses(real, needed))
     for hop in hops[1:-1]:
         owners.want(hop)
-    return {"needed": needed, "path": found, "found_by": how, "real_path": real,
+    return {"name": "%s:%s" % (kind, needed), "needed": needed, "path": found, "found_by": how,
+            "real_path": real,
             "via": [h for h in hops[1:-1] if h != real], "alternative": _linkage.alternative_name(hops),
             "kind": kind, "library": label, "version": _libraries.version_from_name(real), "owner": None,
             "origin": None, "loaded": None, "users": 0, "_hops": hops}

@@ -5,6 +5,7 @@ hardware becomes the first explanation of every difference in speed.
 """
 from __future__ import annotations
 
+from stackprof import provenance
 from stackprof.compare.paths import ABSENT, canonical, flatten_environment, matches, section_of, VOLATILE
 
 # What identifies the machine (not its configuration): CPU, memory size, GPU models.
@@ -24,7 +25,7 @@ SECTION_ORDER = ("system", "gpus", "python", "packages", "env_vars", "native_lib
 
 def diff_environments(environments: list[dict]) -> dict:
     """The N-way environment diff document (see docs/schema-comparison.md, ``environment_diff``)."""
-    flats = [flatten_environment(env) for env in environments]
+    flats = [dict(flatten_environment(env), **provenance_facts(env)) for env in environments]
     paths = sorted(set().union(*flats), key=_path_order)
     sections: dict[str, dict] = {}
     for path in paths:
@@ -46,6 +47,14 @@ def diff_environments(environments: list[dict]) -> dict:
         "hardware_differences": hardware,
         "volatile_excluded": list(VOLATILE),
     }
+
+
+def provenance_facts(environment: dict) -> dict[str, str]:
+    """Where each distribution came from, as a fact of its own (``packages[numpy].provenance``:
+    "binary wheel from an index (…)" vs "conda package … from conda-forge"), so that pip vs conda vs
+    distribution vs local build differs even when the versions are equal."""
+    return {f"packages[{name}].provenance": provenance.phrase(dist)
+            for name, dist in provenance.distributions(environment).items() if provenance.kind(dist)}
 
 
 def _entry(path: str, values: list) -> dict:

@@ -1,10 +1,12 @@
 """Turn one environment section (nested JSON) into display blocks, generically, so that every key a
 probe adds is shown without renderer changes: scalars as key/value rows (dotted keys), lists of
-objects as tables (packages, libraries, devices), multi-line strings as preformatted text."""
+objects as tables (packages, libraries, devices), multi-line strings as preformatted text.
+A "provenance" section comes first: one line per framework build saying where it came from."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from stackprof import provenance
 from stackprof.render import fmt
 
 
@@ -31,16 +33,32 @@ class SectionView:
 def section_views(environment: object) -> list[SectionView]:
     if not isinstance(environment, dict):
         return []
-    return [section_view(name, facts) for name, facts in environment.items()]
+    views = [section_view(name, facts) for name, facts in environment.items()]
+    lines = provenance.framework_lines(environment)
+    if lines:
+        views.insert(0, SectionView(name="provenance", status="ok", facts=lines))
+    return views
 
 
 def section_view(name: str, facts: object) -> SectionView:
     view = SectionView(name=str(name), status=_status(facts))
     if isinstance(facts, dict):
+        if name == "packages":
+            facts = _packages_in_words(facts)
         _walk(facts, "", view)
     else:
         view.facts.append(("value", fmt.fact(facts)))
     return view
+
+
+def _packages_in_words(facts: dict) -> dict:
+    """Each distribution's provenance record as its phrase ("binary wheel from an index (…)")."""
+    dists = facts.get("distributions")
+    if not isinstance(dists, list):
+        return facts
+    worded = [dict(d, provenance=provenance.phrase(d)) if isinstance(d, dict) and "provenance" in d else d
+              for d in dists]
+    return dict(facts, distributions=worded)
 
 
 def _status(facts: object) -> str:

@@ -2,22 +2,28 @@
 best-on-machine and the headline (contract B in docs/schema-benchmarks.md).
 
 plan(run, mode, only, device, budget_s) -> [Task]       what to measure (bench_suite.py)
-execute(session, run, tasks, progress)                  runs them; every planned case gets a record
-finish(run, peers=None)                                 stats, value, peak, best, headline (idempotent)
-run_benchmarks(target, run, mode, ...)                  the three above
-rerun(target, records, env_overrides) -> [records]      the same cases again, in a fresh process
+measure(session, tasks, progress) -> Batch              runs them: one immutable Measurement per planned
+                                                        case, with the machine state while it ran
+execute(session, run, tasks, progress)                  measure() into a Run (new lists)
+assess(records, environment, fixes, peers) -> [dict]    new records: stats, value, peak, best, max (pure)
+finish(run, peers=None)                                 assess + headline (idempotent)
+run_benchmarks(target, run, mode, ...)                  plan, execute, finish
+rerun(target, records, env_overrides) -> [Measurement]  the same cases again, in a fresh process
 Each framework runs in its own agent process (the session is restarted between frameworks), as a
 user's program would import it alone: numpy's and torch's thread pools never compete.
 """
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import dataclass
 from typing import Callable
 
-from stackprof import hardware, headline, stats
+from stackprof import hardware, headline, machine_state
 from stackprof.bench_suite import FAMILIES, describe_case, normalize_only, suite
 from stackprof.errors import StackprofError
-from stackprof.model import Run
+from stackprof.measurement import Measurement, thaw
+from stackprof.model import Run, one_line
 from stackprof.target import Session, Target, Task
 
 MODES = ("quick", "default", "full")
@@ -61,14 +67,26 @@ def _devices(device: str | None) -> list[str]:
     raise StackprofError(f"unknown device '{device}' (use cpu, cuda or cuda:N)")
 
 
-def execute(session: Session, run: Run, tasks: list[Task], progress: Progress | None = None) -> None:
+@dataclass(frozen=True)
+class Batch:
+    """What one measuring pass returned: immutable measurements, the errors, the wall time."""
+    measurements: tuple
+    errors: tuple
+    elapsed_s: float
+
+
+def measure(session: Session, tasks: list[Task], progress: Progress | None = None) -> Batch:
+    """Run the tasks in the session; every planned case comes back as a Measurement, with the machine
+    state seen while it ran (a crashed or stopped task's unmeasured cases come back failed)."""
     total = sum(len(t.args.get("cases") or []) for t in tasks)
+    watch = _CaseWatch(session)
     done = [0]
     previous_listener = session.listener
 
     def listen(event: dict) -> None:
         if previous_listener:
             previous_listener(event)
+        watch(event)
         if event.get("event") == "progress" and progress:
             progress(done[0], total, str(event.get("message", "")))
         elif event.get("event") == "record":
@@ -76,6 +94,8 @@ def execute(session: Session, run: Run, tasks: list[Task], progress: Progress | 
 
     session.listener = listen
     started = time.perf_counter()
+    measurements: list[Measurement] = []
+    errors: list[dict] = []
     framework = None
     try:
         for task in tasks:
@@ -84,17 +104,77 @@ def execute(session: Session, run: Run, tasks: list[Task], progress: Progress | 
             framework = task.args.get("framework")
             result = session.run(task)
             records = [r for r in result.records if isinstance(r, dict)]
-            run.benchmarks.extend(records)
+            measurements += [Measurement.from_record(watch.attach(r)) for r in records]
             if not result.ok:
-                run.add_error("bench", task.probe, result.error or "failed", kind=result.kind or "error")
+                errors.append({"stage": "bench", "source": task.probe, "kind": result.kind or "error",
+                               "message": one_line(result.error or "failed")})
                 missing = _unfinished(task, records, result.error or "failed")
-                run.benchmarks.extend(missing)
+                measurements += [Measurement.from_record(r) for r in missing]
                 done[0] += len(missing)
     finally:
         session.listener = previous_listener
+        watch.close()
     if progress:
         progress(total, total, "")
-    run.timings["bench_s"] = round(run.timings.get("bench_s", 0.0) + time.perf_counter() - started, 3)
+    return Batch(tuple(measurements), tuple(errors), round(time.perf_counter() - started, 3))
+
+
+def execute(session: Session, run: Run, tasks: list[Task], progress: Progress | None = None) -> None:
+    """measure() into a Run: its benchmarks and errors become new lists with the new results added."""
+    batch = measure(session, tasks, progress)
+    run.benchmarks = list(run.benchmarks) + [m.to_record() for m in batch.measurements]
+    run.errors = list(run.errors) + list(batch.errors)
+    run.timings["bench_s"] = round(run.timings.get("bench_s", 0.0) + batch.elapsed_s, 3)
+
+
+class _CaseWatch:
+    """Machine state per case: a snapshot when the agent announces a case, the difference when its
+    record arrives; NVML samples while a GPU case runs."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.opened: machine_state.Snapshot | None = None
+        self.sampler = None
+        self.states: dict[str, dict] = {}
+
+    def __call__(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind == "progress":
+            self._close_sampler()
+            self.opened = machine_state.snapshot(self._pid())
+            device = _device_of(str(event.get("message", "")))
+            if device and device.startswith("cuda"):
+                from stackprof.gpu_sampler import GpuSampler
+                self.sampler = GpuSampler(device, self._pid()).start()
+        elif kind == "record" and self.opened is not None:
+            data = event.get("data") if isinstance(event.get("data"), dict) else {}
+            state = machine_state.delta(self.opened, machine_state.snapshot(self._pid()))
+            samples = self._close_sampler()
+            if samples:
+                state["gpu"] = samples
+                state["flags"] = machine_state.flags(state)
+            self.states[str(data.get("id"))] = state
+            self.opened = None
+
+    def attach(self, record: dict) -> dict:
+        state = self.states.pop(str(record.get("id")), None)
+        return {**record, "state": state} if state is not None else record
+
+    def close(self) -> None:
+        self._close_sampler()
+
+    def _close_sampler(self) -> list:
+        sampler, self.sampler = self.sampler, None
+        return sampler.stop() if sampler is not None else []
+
+    def _pid(self) -> int | None:
+        proc = getattr(self.session, "proc", None)
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+
+def _device_of(case_id: str) -> str | None:
+    parts = case_id.split("/")
+    return parts[2] if len(parts) > 2 else None
 
 
 def _unfinished(task: Task, records: list[dict], error: str) -> list[dict]:
@@ -110,26 +190,40 @@ def _unfinished(task: Task, records: list[dict], error: str) -> list[dict]:
 
 
 def finish(run: Run, peers: list[Run] | None = None) -> None:
-    """Attach stats, value, op_key, peak, best-on-machine and the headline. `peers`: other Runs
-    measured on the same machine whose records also count as best-on-machine candidates. Called
-    again after verify: a result re-measured with a confirmed fix applied is what this machine can
-    reach, so it counts as a candidate too."""
-    cpu_estimate = hardware.cpu.estimate(run.environment.get("system"))
-    for record in run.benchmarks:
-        annotate(record, run.environment, cpu_estimate)
-    _flag_low_estimate(run.benchmarks)
-    candidates = list(run.benchmarks) + fixed_candidates(run)
-    for peer in peers or []:
-        for record in peer.benchmarks:
-            candidates.append(annotate(dict(record), peer.environment))
-        candidates.extend(fixed_candidates(peer))
-    best = best_by_op_key(candidates)
-    for record in run.benchmarks:
-        top = best.get(record.get("op_key")) if record.get("value") is not None else None
-        record["best_on_machine"] = None if not top else {
-            "id": top["id"], "value": top["value"], **({"fix": top["fix"]} if top.get("fix") else {})}
-        record["pct_of_best"] = _fraction(record, top["value"]) if top else None
+    """Replace the Run's benchmarks by their assessment (assess) and compute the headline. `peers`:
+    other Runs measured on the same machine whose results also count as best-on-machine candidates.
+    Results that verify re-measured with a confirmed fix applied count too (fixed_candidates)."""
+    others = [(peer.benchmarks, peer.environment, fixed_candidates(peer)) for peer in peers or []]
+    run.benchmarks = assess(run.benchmarks, run.environment, fixes=fixed_candidates(run), peers=others)
     run.headline = headline.compute(run.benchmarks)
+
+
+def assess(records, environment: dict, fixes: list[dict] = (), peers=()) -> list[dict]:
+    """New benchmark records: each measurement plus what is derived from it on the host — stats,
+    value, op_key, peak and % of peak, best on this machine for the same operation, device, dtype,
+    shape and variant (default path against default path) and % of that, the machine's max
+    achievable for the operation (any shape, searched shapes included) and % of it. Pure: the
+    records given are not changed."""
+    measurements = [Measurement.from_record(r) for r in records]
+    cpu_estimate = hardware.cpu.estimate(environment.get("system"))
+    fresh = [annotate(m, environment, cpu_estimate) for m in measurements]
+    fresh = _flag_low_estimate(fresh)
+    candidates = list(fresh) + list(fixes)
+    for peer_records, peer_env, peer_fixes in peers:
+        candidates += [annotate(Measurement.from_record(r), peer_env) for r in peer_records] + list(peer_fixes)
+    best = best_by_case_key(candidates)
+    maxima = best_by_op_key(candidates)
+    out = []
+    for record in fresh:
+        top = best.get(case_key(record)) if record.get("value") is not None else None
+        top_any = maxima.get(record.get("op_key")) if record.get("value") is not None else None
+        out.append({**record,
+                    "best_on_machine": None if not top else {
+                        "id": top["id"], "value": top["value"], **({"fix": top["fix"]} if top.get("fix") else {})},
+                    "pct_of_best": _fraction(record, top["value"]) if top else None,
+                    "max_achievable": None if not top_any else {"id": top_any["id"], "value": top_any["value"]},
+                    "pct_of_max": _fraction(record, top_any["value"]) if top_any else None})
+    return out
 
 
 def fixed_candidates(run: Run) -> list[dict]:
@@ -152,26 +246,32 @@ def fixed_candidates(run: Run) -> list[dict]:
     return out
 
 
-def annotate(record: dict, environment: dict, cpu_estimate: dict | None = None) -> dict:
-    """Stats, value (throughput at the median, in `unit`), op_key, peak, pct_of_peak."""
-    record["op_key"] = op_key(record)
-    record["stats"] = stats.summarize(record.get("samples_s") or []) if record.get("status") == "ok" else None
-    record["value"] = _value(record)
-    record["peak"] = hardware.peak_for(record, environment, cpu_estimate) if record["value"] is not None else None
-    record["pct_of_peak"] = _fraction(record, record["peak"]["value"]) if record["peak"] else None
-    if record["peak"] and record["pct_of_peak"] and record["pct_of_peak"] > 1.0:
-        record["peak"]["exceeded"] = True           # an estimate input (usually the clock) is too low
-    return record
+def annotate(record, environment: dict, cpu_estimate: dict | None = None) -> dict:
+    """A new record: the measurement's fields plus op_key, stats, value, peak and pct_of_peak."""
+    m = Measurement.from_record(record)
+    out = m.to_record()
+    out["op_key"] = op_key(out)
+    out["stats"] = m.stats
+    out["value"] = m.value
+    peak = hardware.peak_for(out, environment, cpu_estimate) if out["value"] is not None else None
+    out["peak"] = dict(peak) if peak else None
+    out["pct_of_peak"] = _fraction(out, peak["value"]) if peak else None
+    if peak and out["pct_of_peak"] and out["pct_of_peak"] > 1.0:
+        out["peak"]["exceeded"] = True           # an estimate input (usually the clock) is too low
+    return out
 
 
-def _flag_low_estimate(records: list[dict]) -> None:
+def _flag_low_estimate(records: list[dict]) -> list[dict]:
     """One result above the CPU estimate shows an input (clock, cores) is too low for every dtype."""
     estimated = [r for r in records if (r.get("peak") or {}).get("source", "").startswith("estimate")]
     over = next((r["id"] for r in estimated if r["peak"].get("exceeded")), None)
-    for record in estimated:
-        record["peak"]["estimate_too_low"] = over is not None
-        if over:
-            record["peak"]["exceeded_by"] = over
+    out = []
+    for record in records:
+        if record in estimated:
+            flag = {"estimate_too_low": over is not None, **({"exceeded_by": over} if over else {})}
+            record = {**record, "peak": {**record["peak"], **flag}}
+        out.append(record)
+    return out
 
 
 def op_key(record: dict) -> str:
@@ -179,16 +279,11 @@ def op_key(record: dict) -> str:
     return f"{record.get('op')}/{record.get('device')}/{hardware.precision(record)}"
 
 
-def _value(record: dict) -> float | None:
-    summary = record.get("stats") or {}
-    median = summary.get("median_s")
-    if record.get("status") != "ok" or not median or median <= 0:
-        return None
-    unit, work = record.get("unit"), record.get("work") or {}
-    if unit == "us":
-        return median * 1e6
-    amount = work.get("flops") if unit == "GFLOP/s" else work.get("bytes")
-    return amount / median / 1e9 if amount else None
+def case_key(record: dict) -> str:
+    """What "the same case" means for % of best: operation, device, precision, shape and variant
+    (searched shapes are a machine's max achievable, not a case)."""
+    return json.dumps([record.get("op_key") or op_key(record), record.get("shape"), record.get("variant"),
+                       record.get("role")], sort_keys=True, default=str)
 
 
 def _fraction(record: dict, reference: float | None) -> float | None:
@@ -198,17 +293,25 @@ def _fraction(record: dict, reference: float | None) -> float | None:
     return value / reference if record.get("direction") != "lower" else reference / value
 
 
-def best_by_op_key(records: list[dict]) -> dict[str, dict]:
+def _best(records: list[dict], key) -> dict[str, dict]:
     best: dict[str, dict] = {}
     for record in records:
-        value, key = record.get("value"), record.get("op_key")
-        if value is None or not key or record.get("status") != "ok":
+        value, k = record.get("value"), key(record)
+        if value is None or not k or record.get("status") != "ok":
             continue
-        current = best.get(key)
+        current = best.get(k)
         lower = record.get("direction") == "lower"
         if current is None or (value < current["value"] if lower else value > current["value"]):
-            best[key] = record
+            best[k] = record
     return best
+
+
+def best_by_case_key(records: list[dict]) -> dict[str, dict]:
+    return _best(records, case_key)
+
+
+def best_by_op_key(records: list[dict]) -> dict[str, dict]:
+    return _best(records, lambda r: r.get("op_key"))
 
 
 def run_benchmarks(target: Target, run: Run, mode: str = "quick", only=None, device: str | None = None,
@@ -219,29 +322,33 @@ def run_benchmarks(target: Target, run: Run, mode: str = "quick", only=None, dev
     finish(run)
 
 
-def rerun(target: Target, records: list[dict], env_overrides: dict) -> list[dict]:
-    """Run the records' tasks again with the environment changed; one new record per input record
-    (same id, method and shape), with stats and value. Cases that cannot run come back failed."""
+def remeasure(session: Session, records: list[dict]) -> list[Measurement]:
+    """The records' cases again, in this session: one new Measurement per record (same id, method
+    and shape; a case that could not run comes back failed with the reason)."""
     tasks, order = [], []
     for record in records:
         task = record.get("task") or {}
         if not task.get("probe"):
             raise StackprofError(f"benchmark {record.get('id')} has no task to re-run")
-        args = task.get("args") or {}
+        args = thaw(task.get("args") or {})
         budget = float(args.get("budget_s") or 0.5)
         tasks.append(Task(task["probe"], args, 90 + budget * 4 + (600 if "compile" in task["probe"] else 0)))
         order.append(record.get("id"))
     tasks.sort(key=lambda t: _framework_rank(t.args.get("framework")))
-    scratch = Run(environment={})
-    with target.session(env_overrides) as session:
-        execute(session, scratch, tasks)
-    by_id = {r.get("id"): r for r in scratch.benchmarks}
+    batch = measure(session, tasks)
+    by_id = {m.id: m for m in batch.measurements}
     out = []
     for record_id, record in zip(order, records):
         new = by_id.get(record_id)
         if new is None:
-            new = {**{k: record.get(k) for k in ("id", "op", "framework", "device", "dtype", "shape", "params",
-                                                 "variant", "unit", "direction", "work", "task", "method")},
-                   "samples_s": [], "status": "failed", "reason": "the re-run returned no result"}
-        out.append(annotate(new, {}))
+            reason = batch.errors[0]["message"] if batch.errors else "the re-run returned no result"
+            new = Measurement.from_record(record).with_changes(samples_s=(), status="failed", reason=reason,
+                                                               state=None)
+        out.append(new)
     return out
+
+
+def rerun(target: Target, records: list[dict], env_overrides: dict) -> list[Measurement]:
+    """remeasure() in a fresh process of the target with the environment changed."""
+    with target.session(env_overrides) as session:
+        return remeasure(session, records)

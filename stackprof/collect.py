@@ -66,6 +66,8 @@ def collect_facts(target: Target, run: Run, listener=None, only: list[str] | Non
             run.add_error("host", section, message, kind="partial")
     run.target = {"python": target.executable, "requested": target.requested,
                   "version": ".".join(map(str, target.version))}
+    if target.start_s is not None:
+        run.timings["agent_start_s"] = round(target.start_s, 3)     # verify's cost model uses it
     run.timings["probe_s"] = round(time.perf_counter() - started, 3)
 
 

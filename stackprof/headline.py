@@ -26,7 +26,7 @@ def best_per_framework(records: list[dict], default_path_only: bool) -> dict[tup
     for record in records:
         if record.get("status") != "ok" or record.get("value") is None:
             continue
-        if default_path_only and record.get("variant") is not None:
+        if default_path_only and (record.get("variant") is not None or record.get("role") == "search"):
             continue
         key = (record.get("op_key"), record.get("framework"))
         if key not in best or _better(record, best[key]):

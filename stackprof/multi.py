@@ -7,7 +7,9 @@ measured A B in one pass and B A in the other), each run with its share of the t
 passes' samples are merged into one record that keeps ``round_sizes``, so the comparison can demand
 that every round agrees: a burst of load from a neighbour on a shared machine hits one round, not the
 verdict. While one target measures, the others' agents are stopped (SIGSTOP), so that their idle
-BLAS/OpenMP threads cannot spin on the CPUs the measurement needs.
+BLAS/OpenMP threads cannot spin on the CPUs the measurement needs. Each case's machine state
+(machine_state.py) comes with its record; per round, the waiting that other work caused is what
+the judge uses to leave contended rounds out.
 
 Each target keeps its own warm agent (Target.session) for the whole benchmark phase, restarted only
 between frameworks as bench.execute does, so interleaving costs no extra imports. Stages run as in
@@ -16,9 +18,7 @@ pipeline.diagnose: a failing stage becomes an errors[] entry and everything else
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import time
 import uuid
 from contextlib import ExitStack
@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Callable
 
 from stackprof.errors import StackprofError
-from stackprof.model import Run
 from stackprof.target import Target, Task
 
 Echo = Callable[[str], None]
@@ -84,7 +83,7 @@ def run_many(targets: list[Target], labels: list[str], options: dict, outdir: st
 def _diagnose_all(targets, runs, mode: str, share: float | None, options: dict, echo: Echo) -> None:
     from stackprof import analyze, verify
     from stackprof.collect import collect_facts
-    from stackprof.pipeline import BENCH_SHARE, VERIFY_BUDGET_S, rescore, run_stage
+    from stackprof.pipeline import BENCH_SHARE, VERIFY_BUDGET_S, run_stage, settle
 
     started = time.perf_counter()
     for target, run in zip(targets, runs):
@@ -105,7 +104,7 @@ def _diagnose_all(targets, runs, mode: str, share: float | None, options: dict, 
             run_stage(run, "verify", verify.verify, target, run, budget, progress=_prefixed(echo, run.label))
     for run in runs:
         if options.get("verify", True):   # same machine: every run's confirmed fixes count for best-on-machine
-            run_stage(run, "rescore", rescore, run, [other for other in runs if other is not run])
+            run_stage(run, "settle", settle, run, [other for other in runs if other is not run])
         run.timings["total_s"] = round(time.perf_counter() - started, 3)
 
 
@@ -144,30 +143,26 @@ def _benchmarks_interleaved(targets, runs, mode: str, budget_s: float | None, op
 def _run_order(targets, runs, order, bench, measured: list[list[dict]], echo: Echo) -> None:
     with ExitStack() as stack:
         sessions = [stack.enter_context(t.session()) for t in targets]
-        stack.callback(lambda: [_signal(s, signal.SIGCONT) for s in sessions])   # never leave one stopped
         frameworks: list = [None] * len(targets)
         for n, (index, task) in enumerate(order, 1):
             run = runs[index]
             echo(f"[{run.label}] {n}/{len(order)} {task.probe} {_args_text(task.args)}")
-            _signal(sessions[index], signal.SIGCONT)
+            sessions[index].resume()
             framework = task.args.get("framework")
             if frameworks[index] is not None and framework != frameworks[index]:
-                sessions[index].close()       # as bench.execute does: each framework in a fresh process
+                sessions[index].close()       # as bench.measure does: each framework in a fresh process
             frameworks[index] = framework
-            scratch = Run(label=run.label, environment=run.environment)
-            before = _schedstat(sessions[index])
             try:
-                bench.execute(sessions[index], scratch, [task])
+                batch = bench.measure(sessions[index], [task])
             except Exception as exc:          # noqa: BLE001 - the other tasks and targets go on
                 run.add_error("bench", task.probe, f"{exc.__class__.__name__}: {exc}", kind="exception")
-            waited = _run_queue_share(before, _schedstat(sessions[index]))
-            for record in scratch.benchmarks:
-                record["cpu_wait"] = waited
-            # Stop the idle agent while the others measure: its BLAS/OpenMP threads may still spin
-            # after its last call and would take CPU time from the benchmark of the next target.
-            _signal(sessions[index], signal.SIGSTOP)
-            measured[index].extend(scratch.benchmarks)
-            for error in scratch.errors:      # the same failure in every round is reported once
+                continue
+            finally:
+                # Stop the idle agent while the others measure: its BLAS/OpenMP threads may still spin
+                # after its last call and would take CPU time from the benchmark of the next target.
+                sessions[index].pause()
+            measured[index].extend(m.to_record() for m in batch.measurements)
+            for error in batch.errors:        # the same failure in every round is reported once
                 if error not in run.errors:
                     run.errors.append(error)
 
@@ -202,7 +197,11 @@ def _round_task(task: Task, rounds: int) -> Task:
 
 def merge_rounds(records: list[dict]) -> list[dict]:
     """One record per benchmark id from its rounds: the samples of the rounds that ran ok, in order,
-    with ``round_sizes`` (samples per round); a benchmark no round measured keeps its first record."""
+    with ``round_sizes`` (samples per round), ``cpu_wait`` (per round, the waiting for a CPU that other
+    work caused: machine_state.contention) and ``round_states`` (each round's machine state); a
+    benchmark no round measured keeps its first record. New records: the inputs are not changed."""
+    from stackprof.machine_state import contention
+
     by_id: dict[str, list[dict]] = {}
     for record in records:
         by_id.setdefault(record.get("id"), []).append(record)
@@ -210,17 +209,26 @@ def merge_rounds(records: list[dict]) -> list[dict]:
     for recs in by_id.values():
         ok = [r for r in recs if r.get("status") == "ok" and r.get("samples_s")]
         if not ok:
-            merged.append(recs[0])
+            merged.append(dict(recs[0]))
             continue
-        record = dict(ok[0])
-        record["samples_s"] = [s for r in ok for s in r["samples_s"]]
-        record["round_sizes"] = [len(r["samples_s"]) for r in ok]
-        record["cpu_wait"] = [r.get("cpu_wait") for r in ok]
+        record = {**ok[0], "samples_s": [s for r in ok for s in r["samples_s"]],
+                  "round_sizes": [len(r["samples_s"]) for r in ok],
+                  "cpu_wait": [r.get("cpu_wait") if "cpu_wait" in r else contention(r.get("state")) for r in ok],
+                  "state": _merged_state([r.get("state") for r in ok])}
         if len(ok) < len(recs):
             failed = next(r for r in recs if r not in ok)
             record["reason"] = f"{len(recs) - len(ok)} of {len(recs)} rounds did not run: {failed.get('reason')}"
         merged.append(record)
     return merged
+
+
+def _merged_state(states: list) -> dict | None:
+    """The rounds' machine states side by side, with the union of their flags."""
+    known = [s for s in states if isinstance(s, dict)]
+    if not known:
+        return None
+    flags = sorted({f for s in known for f in s.get("flags") or []})
+    return {"rounds": known, "flags": flags}
 
 
 def output_folders(labels: list[str]) -> list[str]:
@@ -233,50 +241,6 @@ def output_folders(labels: list[str]) -> list[str]:
                                  "use --label to name each --python")
         folders.append(name)
     return folders
-
-
-def _signal(session, signum: int) -> None:
-    """Stop or continue a session's agent (its own process group: the agent and its threads)."""
-    proc = getattr(session, "proc", None)
-    if proc is not None and proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signum)
-        except OSError:
-            pass                              # it just exited: the next task starts a fresh one
-
-
-def _schedstat(session) -> tuple[int, dict[str, tuple[int, int]]] | None:
-    """(pid, {thread: (ns on a CPU, ns runnable but waiting for one)}) of a session's agent, from
-    /proc/<pid>/task/*/schedstat (Linux); None where it cannot be read."""
-    proc = getattr(session, "proc", None)
-    if proc is None or proc.poll() is not None:
-        return None
-    threads = {}
-    try:
-        names = os.listdir(f"/proc/{proc.pid}/task")
-    except OSError:
-        return None
-    for tid in names:
-        try:
-            with open(f"/proc/{proc.pid}/task/{tid}/schedstat") as f:
-                run_ns, wait_ns = (int(v) for v in f.read().split()[:2])
-        except (OSError, ValueError):
-            continue
-        threads[tid] = (run_ns, wait_ns)
-    return proc.pid, threads
-
-
-def _run_queue_share(before, after) -> float | None:
-    """Share of the agent's thread time spent runnable but waiting for a CPU while it measured:
-    ~0 on a machine to itself; high when other work held the CPUs (the samples are then suspect)."""
-    if after is None:
-        return None
-    old = before[1] if before is not None and before[0] == after[0] else {}
-    ran = waited = 0
-    for tid, (run_ns, wait_ns) in after[1].items():
-        run0, wait0 = old.get(tid, (0, 0))
-        ran, waited = ran + max(run_ns - run0, 0), waited + max(wait_ns - wait0, 0)
-    return round(waited / (ran + waited), 4) if ran + waited > 0 else None
 
 
 def _task_key(task) -> str:

@@ -43,7 +43,7 @@ def finalize(run: Run, redact: bool) -> Run:
     return Run.from_dict(clean)
 
 
-# ---- the run flow: probe → bench → analyze → verify → redact → write ---------------------------------
+# ---- the run flow: probe → bench → analyze → verify → settle (assess + analyze again) → redact → write ---------------------------------
 
 OUTPUT_FILES = {"json": "run.json", "md": "report.md", "html": "report.html"}
 VERIFY_BUDGET_S = {"quick": 12.0, "default": 45.0, "full": 150.0}   # when --budget is not given
@@ -84,16 +84,21 @@ def diagnose(target: Target, run: Run, mode: str, budget_s: float | None = None,
         spent = time.perf_counter() - started
         left = max(0.0, budget_s - spent) if budget_s else VERIFY_BUDGET_S.get(mode, VERIFY_BUDGET_S["default"])
         run_stage(run, "verify", verify.verify, target, run, left, progress=progress)
-        run_stage(run, "rescore", rescore, run)
+        run_stage(run, "settle", settle, run)
     run.timings["total_s"] = round(time.perf_counter() - started, 3)
     return run
 
 
-def rescore(run: Run, peers: list[Run] | None = None) -> None:
-    """After verify: best-on-machine and the headline also count results measured with a confirmed fix."""
-    from stackprof import bench
+def settle(run: Run, peers: list[Run] | None = None) -> None:
+    """After verify: results re-measured with a confirmed fix count as best on this machine, so the
+    benchmarks are assessed again and the rules re-run on those final numbers; the verdicts the
+    experiments reached are carried over to the new findings."""
+    from stackprof import analyze, bench, verify
+    verified = list(run.findings)
     if run.benchmarks:
         bench.finish(run, peers=peers)
+    analyze.analyze(run)
+    run.findings = verify.carry_over(run.findings, verified)
 
 
 def _benchmarks(target: Target, run: Run, mode: str, **kwargs) -> None:

@@ -57,6 +57,7 @@ class Target:
         self.requested = str(python)
         self.executable = self._resolve(self.requested)
         self.version: tuple[int, ...] = ()
+        self.start_s: float | None = None      # measured agent start (interpreter + agent), last run_tasks
         if validate:
             self.version = self._check_version()
 
@@ -103,7 +104,9 @@ class Target:
                   listener: Listener | None = None) -> list[TaskResult]:
         """Run tasks in one warm agent (restarted after a hang or crash); one result per task."""
         with self.session(env_overrides, listener) as session:
-            return [session.run(task) for task in tasks]
+            results = [session.run(task) for task in tasks]
+            self.start_s = session.start_s
+            return results
 
     def session(self, env_overrides: dict | None = None, listener: Listener | None = None) -> "Session":
         return Session(self.executable, _child_env(env_overrides), listener)
@@ -134,6 +137,7 @@ class Session:
         self.lines: queue.Queue | None = None
         self.stderr_file = None
         self.starts = 0
+        self.start_s: float | None = None      # seconds from launch to the agent's hello (last start)
 
     def __enter__(self) -> "Session":
         return self
@@ -188,6 +192,7 @@ class Session:
         agent = probes_dir() / "agent.py"
         self.stderr_file = tempfile.TemporaryFile(mode="w+b")
         self.starts += 1
+        launched = time.monotonic()
         try:
             self.proc = subprocess.Popen([self.python, str(agent)], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=self.stderr_file, env=self.env,
@@ -199,6 +204,7 @@ class Session:
         threading.Thread(target=_pump, args=(self.proc.stdout, self.lines), daemon=True).start()
         event = self._next(time.monotonic() + STARTUP_TIMEOUT_S)
         if isinstance(event, dict) and event.get("event") == "hello":
+            self.start_s = time.monotonic() - launched
             return None
         if event == "timeout":
             reason = f"agent did not start within {STARTUP_TIMEOUT_S:.0f} s"
@@ -236,7 +242,23 @@ class Session:
             self.stderr_file.close()
         self.proc, self.lines, self.stderr_file = None, None, None
 
+    def pause(self) -> None:
+        """Stop the agent and its threads (SIGSTOP to its process group) while another process measures:
+        idle BLAS/OpenMP threads may still spin after their last call and would take the CPUs."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, signum: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signum)
+            except OSError:
+                pass                          # it just exited: the next task starts a fresh one
+
     def close(self) -> None:
+        self.resume()                         # never leave a stopped process behind
         if self.proc is not None and self.proc.poll() is None:
             try:
                 self.proc.stdin.close()

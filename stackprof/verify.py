@@ -1,166 +1,287 @@
-"""verify stage: prove (or refute) findings by experiment.
+"""verify stage: prove (or refute) findings by re-measuring without their cause.
 
 For a finding with an ``experiment`` ({"env": {NAME: value | None}, "benchmarks": [ids]}), the
-benchmarks are re-run in fresh subprocesses of the same target, the baseline (patient's environment
-unchanged) and the modified environment interleaved A B, B A, A B… (the order alternates, so a steady
-drift over the window pushes alternate rounds in opposite directions and cannot pass for an effect). Verdict: the speed-up median(before)/median(after) of the per-call times,
-its bootstrap CI and a Mann-Whitney p-value (stackprof/stats.py), plus agreement of every round;
-"no effect" only when the CI rules out an effect above 10%, otherwise "inconclusive" (the finding
-then stays suspected, with the numbers). An inconclusive result gets two more rounds if the budget allows.
+benchmarks are measured again in two warm agents of the same interpreter: the baseline (the patient's
+environment unchanged; one per framework, shared by every experiment) and the modified environment.
+They alternate A B, B A (the order flips each round, so a steady drift over the window pushes
+alternate rounds in opposite directions and cannot pass for an effect), the idle agent stopped while
+the other measures. The one judge (judge.py) decides; an unclear first pass gets EXTRA_ROUNDS more
+rounds when the plan allows.
+
+Planning (plan): experiments are ordered by what they may be worth — severity, then the estimated
+ratio — and each is costed (cost model below). Within the budget they all run; beyond it, at least
+MIN_VERDICTS experiments still run (every suspected finding with an A/B experiment reaches a verdict
+up to that cap), and the rest are "skipped" with the exact command that proves them.
+
+Cost model: per framework an interpreter start (measured) plus the framework's import (the probe's
+import_s: TensorFlow and JAX are slow) for the modified side, and for the baseline side unless a
+baseline of that framework is already warm; per round and side each case's recorded wall time
+(warm-up, first call and repetitions: params.measure_s) and a GPU's warm-up.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import shlex
 import time
+from dataclasses import dataclass, field
 from statistics import median
 
-from stackprof import stats
-from stackprof.analyze import SEVERITY_ORDER, rank
+from stackprof import judge, machine_state, severity
+from stackprof.analyze import rank
+from stackprof.measurement import Measurement, throughput
 from stackprof.model import Run, one_line
 from stackprof.target import Target
 
 ROUNDS = 2                 # A B, B A
-EXTRA_ROUNDS = 2           # added once when the result is too noisy to decide (budget permitting)
-NULL_BAND = 1.10           # "no effect" needs the whole 95% CI within 1/1.10 … 1.10
-MIN_EFFECT = 1.05          # practical-effect threshold: below 5% we call it no effect (asv uses 10%)
-ALPHA = 0.01
-START_COST_S = 1.0         # interpreter + agent start, added to the framework's import time
+EXTRA_ROUNDS = 2           # added once when the result is too unclear to decide (plan permitting)
+MIN_VERDICTS = 6           # experiments that run even beyond the budget (most valuable first)
+START_COST_S = 0.3         # interpreter + agent start when not measured
+DEFAULT_IMPORT_S = 0.3     # a framework import when the probe did not time it
+STATUS = {"faster": "confirmed", "slower": "worse", "same": "no_effect", "unclear": "inconclusive"}
 
 
-def verify(target: Target, run: Run, budget_s: float, progress=None, rounds: int = ROUNDS) -> None:
+@dataclass
+class Planned:
+    key: str
+    experiment: dict
+    findings: list = field(default_factory=list)       # ids sharing this experiment
+    records: list = field(default_factory=list)
+    cost_s: float = 0.0
+    value: tuple = ()
+    run: bool = True
+    skip_note: str = ""
+
+
+def experiment_key(exp: dict) -> str:
+    return json.dumps([exp.get("env"), sorted(exp.get("benchmarks") or [])], sort_keys=True, default=str)
+
+
+def verify(target: Target, run: Run, budget_s: float, progress=None, rounds: int = ROUNDS,
+           min_verdicts: int = MIN_VERDICTS) -> None:
+    """Measure every planned experiment and give each finding with one its verdict (run.findings
+    becomes a new, re-ranked list; identical experiments are measured once)."""
     started = time.monotonic()
-    done: dict[str, dict] = {}            # identical experiments share one measurement
-    for finding in run.findings:
-        exp = finding.get("experiment")
-        if not isinstance(exp, dict) or not exp.get("benchmarks"):
-            continue
-        key = json.dumps([exp.get("env"), exp.get("benchmarks")], sort_keys=True)
-        if key not in done:
-            left = budget_s - (time.monotonic() - started)
-            done[key] = _measure(target, run, finding, exp, left, rounds, progress)
-        apply_verdict(finding, done[key])
-    run.findings = rank(run.findings)
+    plans = plan(run, budget_s, min_verdicts)
+    verdicts: dict[str, dict] = {}
+    with _Sides(target) as sides:
+        for p in plans:
+            if not p.run:
+                verdicts[p.key] = {"status": "skipped", "env": p.experiment.get("env") or {}, "note": p.skip_note}
+                continue
+            if not p.records:
+                verdicts[p.key] = {"status": "skipped", "env": p.experiment.get("env") or {},
+                                   "note": "the experiment's benchmarks did not run ok in this run"}
+                continue
+            if progress:
+                progress(f"verify {', '.join(p.findings)}: {p.experiment.get('description') or p.experiment.get('env')}"
+                         f" ({rounds} rounds, ~{p.cost_s:.0f} s)")
+            verdicts[p.key] = _measure(sides, run, p, rounds, progress)
+    run.findings = rank([apply_verdict(f, verdicts[experiment_key(f["experiment"])])
+                         if _has_experiment(f) and experiment_key(f["experiment"]) in verdicts else f
+                         for f in run.findings])
     run.timings["verify_s"] = round(time.monotonic() - started, 3)
 
 
-def _measure(target: Target, run: Run, finding: dict, exp: dict, left_s: float, rounds: int, progress) -> dict:
-    from stackprof import bench            # the bench engineer's module: re-runs tasks with env overrides
+def plan(run: Run, budget_s: float, min_verdicts: int = MIN_VERDICTS) -> list[Planned]:
+    """The experiments in the order they run, each with its cost and whether it fits."""
+    by_key: dict[str, Planned] = {}
+    for finding in run.findings:
+        if not _has_experiment(finding):
+            continue
+        key = experiment_key(finding["experiment"])
+        p = by_key.setdefault(key, Planned(key, finding["experiment"]))
+        p.findings.append(finding.get("id"))
+        p.value = max(p.value, _worth(finding)) if p.value else _worth(finding)
+    ordered = sorted(by_key.values(), key=lambda p: p.value)
+    warm: set = set()
+    spent = 0.0
+    for n, p in enumerate(ordered):
+        p.records = [r for r in (run.benchmark(i) for i in p.experiment["benchmarks"]) if r and r.get("status") == "ok"]
+        p.cost_s = estimate_cost(run, p.records, warm)
+        if spent + p.cost_s > budget_s and n >= min_verdicts:
+            p.run = False
+            p.skip_note = (f"beyond this run's verification plan (the {min_verdicts} most valuable experiments and "
+                           f"what fits in {budget_s:.0f} s): needs ~{p.cost_s:.0f} s; prove it with: "
+                           + prove_command(run, p.findings))
+            continue
+        spent += p.cost_s
+        warm |= {r.get("framework") for r in p.records}
+    return ordered
 
-    records = [r for r in (run.benchmark(i) for i in exp["benchmarks"]) if r and r.get("status") == "ok"]
-    env = exp.get("env") or {}
-    if not records:
-        return {"status": "skipped", "env": env, "note": "the experiment's benchmarks did not run ok in this run"}
-    cost = estimate_cost(run, records) * 2 * rounds
-    if cost > left_s:
-        return {"status": "skipped", "env": env,
-                "note": f"over the verification budget: needs ~{cost:.0f} s, {max(left_s, 0):.0f} s left (raise --budget)"}
-    if progress:
-        progress(f"verify {finding.get('id')}: {exp.get('description') or env} ({rounds} rounds, ~{cost:.0f} s)")
+
+def prove_command(run: Run, finding_ids: list[str]) -> str:
+    python = (run.target or {}).get("python") or "python"
+    return (f"stackprof run --python {shlex.quote(str(python))} --budget 300 --only "
+            + ",".join(sorted({_family_of(run, f) for f in finding_ids} - {None}) or ["gemm"]))
+
+
+def _family_of(run: Run, finding_id: str) -> str | None:
+    finding = next((f for f in run.findings if f.get("id") == finding_id), None)
+    ids = ((finding or {}).get("experiment") or {}).get("benchmarks") or []
+    record = run.benchmark(ids[0]) if ids else None
+    probe = ((record or {}).get("task") or {}).get("probe") or ""
+    return {"bench.gemm": "gemm", "bench.conv": "conv", "bench.elementwise": "elementwise",
+            "bench.stream": "stream", "bench.attention": "attention", "bench.mlp_compile": "compile",
+            "bench.dispatch": "dispatch", "bench.transfer": "transfer"}.get(probe)
+
+
+def _has_experiment(finding: dict) -> bool:
+    exp = finding.get("experiment")
+    return isinstance(exp, dict) and bool(exp.get("benchmarks"))
+
+
+def _worth(finding: dict) -> tuple:
+    """Sort key: most severe first, then the largest estimated effect."""
+    impact = finding.get("impact") if isinstance(finding.get("impact"), dict) else {}
+    ratio = impact.get("ratio") if isinstance(impact.get("ratio"), (int, float)) else 1.0
+    return (severity.ORDER.get(finding.get("severity"), 5), -ratio)
+
+
+def estimate_cost(run: Run, records: list[dict], warm: set = frozenset(), rounds: int = ROUNDS) -> float:
+    """Seconds to measure these benchmarks in `rounds` A/B rounds (see the module's cost model)."""
+    start = _start_cost(run)
+    cost = 0.0
+    for framework in {r.get("framework") for r in records}:
+        imp = _import_cost(run, framework)
+        cost += start + imp + (0.0 if framework in warm else start + imp)
+    for record in records:
+        params = record.get("params") if isinstance(record.get("params"), dict) else {}
+        args = ((record.get("task") or {}).get("args") or {}) if isinstance(record.get("task"), dict) else {}
+        case = params.get("measure_s")
+        if not isinstance(case, (int, float)) or case <= 0:
+            budget = args.get("budget_s") if isinstance(args.get("budget_s"), (int, float)) else 0.5
+            case = 1.5 * budget + 2 * max(record.get("samples_s") or [0.0])
+        warmup = args.get("device_warmup_s") if isinstance(args.get("device_warmup_s"), (int, float)) else 0.0
+        cost += 2 * rounds * case + 2 * warmup
+    return cost
+
+
+def _start_cost(run: Run) -> float:
+    measured = (run.timings or {}).get("agent_start_s")
+    return float(measured) if isinstance(measured, (int, float)) and measured > 0 else START_COST_S
+
+
+def _import_cost(run: Run, framework: str | None) -> float:
+    value = run.fact(f"{framework}.import_s") if framework else None
+    return float(value) if isinstance(value, (int, float)) and value > 0 else DEFAULT_IMPORT_S
+
+
+class _Sides:
+    """Warm agents: one baseline per framework (shared by all experiments) and the current
+    experiment's; only the one measuring runs, the others are stopped."""
+
+    def __init__(self, target: Target):
+        self.target = target
+        self.baselines: dict = {}
+        self.current: dict = {}
+
+    def __enter__(self) -> "_Sides":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for session in list(self.baselines.values()) + list(self.current.values()):
+            session.close()
+
+    def session(self, framework, env: dict | None):
+        pool = self.current if env else self.baselines
+        if framework not in pool:
+            pool[framework] = self.target.session(env or None)
+        return pool[framework]
+
+    def new_experiment(self) -> None:
+        for session in self.current.values():
+            session.close()
+        self.current = {}
+
+    def measure(self, framework, env: dict | None, records: list[dict]) -> list[Measurement]:
+        from stackprof import bench
+        session = self.session(framework, env)
+        for other in list(self.baselines.values()) + list(self.current.values()):
+            if other is not session:
+                other.pause()
+        session.resume()
+        try:
+            return bench.remeasure(session, records)
+        finally:
+            session.pause()
+
+
+def _measure(sides: _Sides, run: Run, p: Planned, rounds: int, progress) -> dict:
+    env = p.experiment.get("env") or {}
+    records = p.records
+    frameworks = list(dict.fromkeys(r.get("framework") for r in records))
     before: dict[str, list] = {r["id"]: [] for r in records}
     after: dict[str, list] = {r["id"]: [] for r in records}
+    waits: dict[str, list] = {r["id"]: [] for r in records}
+    sides.new_experiment()
     t0, done = time.monotonic(), 0
     try:
         while True:
             for _ in range(rounds if done == 0 else EXTRA_ROUNDS):
-                order = ((before, {}), (after, env))
-                for side, overrides in order if done % 2 == 0 else order[::-1]:   # A B, B A, A B, …
-                    for rec in bench.rerun(target, records, overrides):
-                        if rec.get("id") in side and rec.get("status") == "ok" and rec.get("samples_s"):
-                            side[rec["id"]].append([float(s) for s in rec["samples_s"]])
+                order = ((before, None), (after, env))
+                round_wait: dict[str, list] = {}
+                for side, overrides in order if done % 2 == 0 else order[::-1]:
+                    for framework in frameworks:
+                        mine = [r for r in records if r.get("framework") == framework]
+                        for m in sides.measure(framework, overrides, mine):
+                            if m.id in side and m.ok:
+                                side[m.id].append(list(m.samples_s))
+                                round_wait.setdefault(m.id, []).append(machine_state.contention(m.state))
+                for rid, values in round_wait.items():
+                    known = [v for v in values if v is not None]
+                    waits[rid].append(max(known) if known else None)
                 done += 1
-            results = [judge(rec, before[rec["id"]], after[rec["id"]]) for rec in records]
+            results = [judge_record(r, before[r["id"]], after[r["id"]], waits[r["id"]]) for r in records]
             spent = time.monotonic() - t0
-            if done >= rounds + EXTRA_ROUNDS or not any(map(_unsettled, results)) \
-                    or spent / done * EXTRA_ROUNDS > left_s - spent:
+            if done >= rounds + EXTRA_ROUNDS or not any(x["status"] == "inconclusive" for x in results) \
+                    or spent / done * EXTRA_ROUNDS > max(p.cost_s, 1.0) * 1.5:
                 break
             if progress:
-                progress(f"verify {finding.get('id')}: too noisy to decide, {EXTRA_ROUNDS} more rounds")
+                progress(f"verify {', '.join(p.findings)}: too unclear to decide, {EXTRA_ROUNDS} more rounds")
     except Exception as exc:               # noqa: BLE001 - a failed experiment is a result, not a crash
-        run.add_error("verify", f"finding {finding.get('id')}", f"{exc.__class__.__name__}: {exc}", kind="exception")
+        run.add_error("verify", f"finding {', '.join(p.findings)}", f"{exc.__class__.__name__}: {exc}",
+                      kind="exception")
         return {"status": "failed", "env": env, "note": one_line(f"re-run failed: {exc}")}
     verdict = combine(results)
     verdict.update(env=env, rounds=done, elapsed_s=round(time.monotonic() - t0, 2), benchmarks=results,
-                   load_avg=_load())
-    cpus = os.cpu_count() or 1
-    if verdict["load_avg"] is not None and verdict["load_avg"] > cpus:
-        verdict["note"] += (f"; the machine was busy (load {verdict['load_avg']:.1f} on {cpus} CPUs): "
-                            "thread-count effects reflect that contention")
+                   estimated_cost_s=round(p.cost_s, 2), load_avg=_load())
     return verdict
 
 
-def _load() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (AttributeError, OSError):
-        return None
+def remeasured_value(record: dict, median_s: float) -> dict:
+    """A median time expressed like the benchmark's own value (GFLOP/s, GB/s or µs)."""
+    value = throughput(record.get("unit"), record.get("work"), median_s)
+    return {"median_s": median_s, "value": None if value is None else round(value, 4), "unit": record.get("unit")}
 
 
-def _unsettled(result: dict) -> bool:
-    return result.get("status") == "inconclusive"      # more rounds may decide it
-
-
-def estimate_cost(run: Run, records: list[dict]) -> float:
-    """Seconds for one re-run subprocess of these benchmarks: start, imports, and per case its time
-    budget (the harness sizes repetitions by time) or, without one, its recorded samples."""
-    frameworks = {r.get("framework") for r in records}
-    imports = sum(float(run.fact(f"{fw}.import_s") or 0.3) for fw in frameworks if fw)
-    calls = 0.0
-    for rec in records:
-        samples = [float(s) for s in rec.get("samples_s") or []]
-        task = rec.get("task") if isinstance(rec.get("task"), dict) else {}
-        budget = task.get("args", {}).get("budget_s") if isinstance(task.get("args"), dict) else None
-        if isinstance(budget, (int, float)) and budget > 0:
-            calls += 1.5 * budget + 2 * max(samples, default=0.0)       # warm-up + time-boxed repetitions
-        else:
-            calls += 1.5 * sum(samples) * max(1, int(rec.get("inner") or 1))
-    return START_COST_S + imports + calls
-
-
-def judge(record: dict, before_rounds: list[list], after_rounds: list[list]) -> dict:
-    """Verdict for one benchmark from per-round per-call times (seconds)."""
+def judge_record(record: dict, before_rounds: list[list], after_rounds: list[list],
+                 waits: list | None = None) -> dict:
+    """The judge's verdict for one benchmark, before = A (the patient), after = B (cause removed)."""
     rid = record.get("id")
     if not before_rounds or not after_rounds or len(before_rounds) != len(after_rounds):
         return {"id": rid, "status": "failed", "note": "the re-run returned no samples"}
+    v = judge.decide(before_rounds, after_rounds, contention=waits, names=("before", "after"))
+    if v.speedup is None:
+        return {"id": rid, "status": STATUS[v.effect], "note": v.reason, "left_out_rounds": list(v.left_out)}
     before = [s for r in before_rounds for s in r]
     after = [s for r in after_rounds for s in r]
-    ratio = median(before) / median(after)                 # > 1: faster without the cause
-    lo, hi = stats.bootstrap_ratio_ci(after, before)       # CI of median(before) / median(after)
-    p = stats.mann_whitney_u(before, after)
-    per_round = [median(b) / median(a) for b, a in zip(before_rounds, after_rounds)]
-    if ratio >= MIN_EFFECT and lo > 1 and p < ALPHA and all(r > 1 for r in per_round):
-        status = "confirmed"
-    elif ratio <= 1 / MIN_EFFECT and hi < 1 and p < ALPHA and all(r < 1 for r in per_round):
-        status = "worse"
-    elif 1 / NULL_BAND <= lo and hi <= NULL_BAND:
-        status = "no_effect"                               # any effect is smaller than the band: measured none
-    else:
-        status = "inconclusive"                            # too noisy (or drifting) to say either way
-    return {"id": rid, "status": status, "ratio": round(ratio, 4), "ci": [round(lo, 4), round(hi, 4)],
-            "p_value": p, "round_ratios": [round(r, 4) for r in per_round], "n": [len(before), len(after)],
-            "before": _point(record, median(before)), "after": _point(record, median(after))}
-
-
-def _point(record: dict, median_s: float) -> dict:
-    """A median time expressed like the benchmark's own value (GFLOP/s, GB/s or µs)."""
-    work = record.get("work") if isinstance(record.get("work"), dict) else {}
-    unit, value = record.get("unit"), None
-    if unit == "GFLOP/s" and work.get("flops"):
-        value = work["flops"] / median_s / 1e9
-    elif unit == "GB/s" and work.get("bytes"):
-        value = work["bytes"] / median_s / 1e9
-    elif unit == "us":
-        value = median_s * 1e6
-    return {"median_s": median_s, "value": None if value is None else round(value, 4), "unit": unit}
+    return {"id": rid, "status": STATUS[v.effect], "ratio": round(v.speedup, 4),
+            "ci": [round(v.ci[0], 4), round(v.ci[1], 4)], "p_value": v.p_value,
+            "round_ratios": [round(median(b) / median(a), 4) for b, a in zip(before_rounds, after_rounds)],
+            "left_out_rounds": list(v.left_out), "n": [len(before), len(after)], "reason": v.reason,
+            "before": remeasured_value(record, median(before)), "after": remeasured_value(record, median(after))}
 
 
 def combine(results: list[dict]) -> dict:
     """One verdict for the finding: confirmed if some benchmark improved and none got worse, worse in the
     mirror case, no effect if every benchmark showed none, else inconclusive (a mix says so in the note)."""
-    ok = [r for r in results if r["status"] != "failed"]
+    ok = [r for r in results if r["status"] != "failed" and r.get("ratio") is not None]
     if not ok:
-        return {"status": "failed", "note": "no benchmark could be re-measured"}
+        notes = "; ".join(r.get("note") or "" for r in results if r.get("note"))
+        return {"status": "failed" if all(r["status"] == "failed" for r in results) else "inconclusive",
+                "note": notes or "no benchmark could be re-measured"}
     up = [r for r in ok if r["status"] == "confirmed"]
     down = [r for r in ok if r["status"] == "worse"]
     if up or down:
@@ -170,8 +291,7 @@ def combine(results: list[dict]) -> dict:
     # The headline figure is the most conservative of the deciding benchmarks, never the most extreme.
     lead = min(up, key=lambda r: r["ratio"]) if status == "confirmed" else \
         max(down, key=lambda r: r["ratio"]) if status == "worse" else ok[0]
-    ratios = [r["ratio"] for r in ok]
-    geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+    geo = math.exp(sum(math.log(r["ratio"]) for r in ok) / len(ok))
     parts = [f"{r['id']}: {r['ratio']:.2f}× (95% CI {r['ci'][0]:.2f}–{r['ci'][1]:.2f}, p={r['p_value']:.2g}, "
              f"{r['status'].replace('_', ' ')})" for r in ok]
     note = ("mixed: faster on some benchmarks, slower on others; " if up and down else "") + "; ".join(parts)
@@ -179,33 +299,55 @@ def combine(results: list[dict]) -> dict:
             "ci": lead["ci"], "p_value": lead["p_value"], "geomean_ratio": round(geo, 4), "note": note}
 
 
-def apply_verdict(finding: dict, verdict: dict) -> None:
-    """Record the verdict; a confirmed effect becomes the measured impact, no effect downgrades."""
-    finding["verification"] = dict(verdict)
+def apply_verdict(finding: dict, verdict: dict) -> dict:
+    """A new finding with the verdict: a confirmed effect becomes the measured impact and sets the
+    severity on the one scale (severity.py); no effect or the opposite effect demotes it to info."""
+    out = {**finding, "verification": dict(verdict)}
     status, ratio = verdict.get("status"), verdict.get("ratio")
     if status not in ("confirmed", "no_effect", "worse"):
-        return                          # failed / skipped / inconclusive: the finding stays as suspected
+        return out                      # failed / skipped / inconclusive: the finding stays as suspected
     estimate = finding.get("impact") if isinstance(finding.get("impact"), dict) else {}
     if estimate.get("kind") == "estimated":
-        finding["verification"]["estimate"] = estimate
+        out["verification"]["estimate"] = estimate
     what = (finding.get("experiment") or {}).get("description") or "the experiment"
     ids = [b["id"] for b in verdict.get("benchmarks", []) if b.get("status") != "failed"]
-    if status == "confirmed":
-        finding["status"] = "confirmed"
-        finding["impact"] = {"kind": "measured", "ratio": ratio, "source": "measured on this machine (A/B re-run)",
-                             "benchmarks": ids, "text": f"{what}: {ratio:.2f}× faster (95% CI "
-                             f"{verdict['ci'][0]:.2f}–{verdict['ci'][1]:.2f}, p={verdict['p_value']:.2g})"}
-        if ratio >= 2 and SEVERITY_ORDER.get(finding.get("severity"), 5) > SEVERITY_ORDER["high"]:
-            finding["severity"] = "high"
-        return
     was = finding.get("severity")
-    finding["status"] = "not_confirmed"
-    finding["severity"] = "info" if status == "worse" or was in ("low", "info") else "low"
-    finding["verification"]["severity_before"] = was
+    out["verification"]["severity_before"] = was
+    if status == "confirmed":
+        measured = severity.for_kind(severity.from_ratio(ratio), finding.get("kind") or "defect")
+        out["status"] = "confirmed"
+        out["severity"] = "critical" if was == "critical" else measured
+        out["impact"] = {"kind": "measured", "ratio": ratio, "source": "measured on this machine (A/B re-run)",
+                         "benchmarks": ids, "text": f"{what}: {ratio:.2f}× faster (95% CI "
+                         f"{verdict['ci'][0]:.2f}–{verdict['ci'][1]:.2f}, p={verdict['p_value']:.2g})"}
+        return out
+    out["status"] = "not_confirmed"
+    out["severity"] = "info"
     if status == "worse":
         verdict_text = f"{what}: {1 / ratio:.2f}× slower — the current setting is faster here, keep it"
     else:
-        verdict_text = f"{what}: no measurable effect here ({ratio:.2f}×, 95% CI {verdict['ci'][0]:.2f}–{verdict['ci'][1]:.2f})"
-    finding["impact"] = {"kind": "measured", "ratio": ratio, "source": "measured on this machine (A/B re-run)",
-                         "benchmarks": ids, "text": verdict_text}
-    finding["title"] = f"{finding.get('title')} — not confirmed: {'slower' if status == 'worse' else 'no effect'} when changed"
+        verdict_text = (f"{what}: no measurable effect here ({ratio:.2f}×, 95% CI "
+                        f"{verdict['ci'][0]:.2f}–{verdict['ci'][1]:.2f})")
+    out["impact"] = {"kind": "measured", "ratio": ratio, "source": "measured on this machine (A/B re-run)",
+                     "benchmarks": ids, "text": verdict_text}
+    out["title"] = f"{finding.get('title')} — not confirmed: {'slower' if status == 'worse' else 'no effect'} when changed"
+    return out
+
+
+def carry_over(findings: list[dict], verified: list[dict]) -> list[dict]:
+    """Findings of a new analysis with the verdicts that the earlier findings' experiments got
+    (matched by rule id and experiment): analysis re-runs on the final numbers, proof is kept."""
+    by_key = {(f.get("id"), experiment_key(f["experiment"])): f for f in verified
+              if _has_experiment(f) and isinstance(f.get("verification"), dict)}
+    out = []
+    for finding in findings:
+        old = by_key.get((finding.get("id"), experiment_key(finding["experiment"]))) if _has_experiment(finding) else None
+        out.append(apply_verdict(finding, old["verification"]) if old else finding)
+    return rank(out)
+
+
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None

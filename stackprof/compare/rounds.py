@@ -1,11 +1,10 @@
 """Rounds of interleaved runs (stackprof/multi.py): each benchmark record holds ``round_sizes`` (samples
-per round, in order) and ``cpu_wait`` (per round, the share of the agent threads' time spent runnable but
-waiting for a CPU). Round i of A and round i of B were measured back to back."""
+per round, in order) and ``cpu_wait`` (per round, the share of the measuring threads' time spent waiting for a CPU because of other work:
+machine_state.contention). Round i of A and round i of B were measured back to back; the judge leaves
+contended rounds out."""
 from __future__ import annotations
 
 import math
-
-CPU_WAIT_LIMIT = 0.10        # a round whose agent waited this share of its time for a CPU is left out
 
 
 def clean_samples(raw) -> list[float]:

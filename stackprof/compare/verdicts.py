@@ -1,26 +1,20 @@
-"""Per-benchmark verdicts between two runs: ratio of medians, bootstrap CI, Mann-Whitney U, verdict.
+"""Per-benchmark verdicts between two runs, decided by the one judge (stackprof/judge.py) that verify
+uses too: ratio of medians, bootstrap interval, Mann-Whitney U, minimum effect, no-effect band, rounds
+that must agree and contended rounds left out.
 
-A difference is called only when it is both statistically significant (p < ALPHA) and larger than
-MIN_EFFECT (asv and pyperf combine the two the same way) — and, for runs measured interleaved in
-rounds (records with ``round_sizes``), when every round on its own shows it (as verify does): a burst
-of load during one round cannot make a verdict. A benchmark whose spread is too large to tell is
-"noisy", never "same". All numbers come from the raw per-call samples (samples_s), so every
-benchmark is compared in time: lower is faster whatever its unit; ``ratio`` then restates the result
-in the benchmark's own unit and direction.
+What is compared must be comparable (same method, shape, dtype, unit, work, timing, device,
+variant); failed, skipped and missing sides say so. All numbers come from the raw per-call samples
+(samples_s), so every benchmark is compared in time: lower is faster whatever its unit; ``ratio``
+then restates the result in the benchmark's own unit and direction. The judge's "unclear" is
+"noisy" here.
 """
 from __future__ import annotations
 
-import math
+from stackprof import judge, stats
+from stackprof.compare.rounds import clean_samples, paired_rounds
 
-from stackprof import stats
-from stackprof.compare.rounds import CPU_WAIT_LIMIT, clean_samples, paired_rounds
-
-MIN_EFFECT = 0.05            # smallest speed change reported as faster/slower (±5 %)
-ALPHA = 0.01                 # Mann-Whitney U two-sided significance level
-CONFIDENCE = 0.95            # bootstrap interval of the ratio of medians
-RESAMPLES = 2000
-NOISY_IQR_REL = stats.NOISY_IQR_REL
-MIN_CLEAN_ROUNDS = 2         # interleaved runs: rounds that must agree for faster/slower
+MIN_EFFECT = judge.MIN_EFFECT
+VERDICT_WORDS = {"faster": "faster", "slower": "slower", "same": "same", "unclear": "noisy"}
 
 VERDICTS = ("faster", "slower", "same", "noisy", "not_comparable", "failed", "skipped", "missing")
 
@@ -31,26 +25,15 @@ COMPARABLE_FIELDS = (("method", "method name/version"), ("shape", "shape"), ("dt
 
 
 def method_text() -> dict:
-    return {
-        "statistic": "median of per-call times (samples_s)",
-        "speedup": "median time in A / median time in B (> 1: B is faster)",
-        "ratio": "value in B / value in A, in the benchmark's unit",
-        "ci": {"kind": "percentile bootstrap of the ratio of medians, each side resampled independently",
-               "confidence": CONFIDENCE, "resamples": RESAMPLES},
-        "test": {"name": "Mann-Whitney U, two-sided", "alpha": ALPHA},
-        "min_effect": MIN_EFFECT,
-        "noisy_iqr_rel": NOISY_IQR_REL,
-        "rounds": "runs measured interleaved in rounds: every round must show the change on its own",
-        "cpu_wait_limit": CPU_WAIT_LIMIT,
-        "contention": (f"a round in which either side's threads spent more than {CPU_WAIT_LIMIT:.0%} of their time "
-                       "runnable but waiting for a CPU (other work on the machine) is left out; with fewer than "
-                       f"{MIN_CLEAN_ROUNDS} rounds left a change is noisy, not faster/slower"),
-        "text": (f"faster/slower: Mann-Whitney U p < {ALPHA} and a speed change of at least "
-                 f"{MIN_EFFECT:.0%} (in every round, for interleaved runs); noisy: a side's IQR/median > "
-                 f"{NOISY_IQR_REL:.0%} and the "
-                 f"{CONFIDENCE:.0%} bootstrap interval straddles the ±{MIN_EFFECT:.0%} threshold, "
-                 "or a change beyond the threshold that is not significant; same: otherwise."),
-    }
+    """How verdicts are reached: the one judge's rules (stackprof/judge.py), in this document's words."""
+    judged = judge.method()
+    return {**judged, "speedup": "median time in A / median time in B (> 1: B is faster)",
+            "ratio": "value in B / value in A, in the benchmark's unit",
+            "words": "faster / slower / same as the judge says; the judge's unclear is reported as noisy",
+            "rounds": "runs measured interleaved in rounds: every round must show the change on its own",
+            "contention": (f"a round in which other work kept either side's measuring threads waiting for a CPU "
+                           f"more than {judged['contention_limit']:.0%} of the time is left out; with fewer than "
+                           f"{judged['min_clean_rounds']} rounds left a change is noisy, not faster/slower")}
 
 
 def compare_benchmarks(run_a, run_b, names: tuple[str, str] = ("A", "B")) -> list[dict]:
@@ -62,7 +45,8 @@ def compare_benchmarks(run_a, run_b, names: tuple[str, str] = ("A", "B")) -> lis
     return [compare_records(by_a.get(i), by_b.get(i), names) for i in ids]
 
 
-def compare_records(a: dict | None, b: dict | None, names: tuple[str, str] = ("A", "B")) -> dict:
+def compare_records(a: dict | None, b: dict | None, names: tuple[str, str] = ("A", "B"),
+                    min_effect: float = MIN_EFFECT) -> dict:
     ref = a or b
     entry = {
         "id": ref.get("id"), "op": ref.get("op"), "op_key": ref.get("op_key"),
@@ -70,7 +54,7 @@ def compare_records(a: dict | None, b: dict | None, names: tuple[str, str] = ("A
         "unit": ref.get("unit"), "direction": ref.get("direction"),
         "a": _side(a), "b": _side(b),
         "speedup": None, "speedup_ci": None, "ratio": None, "ratio_ci": None, "p_value": None,
-        "round_speedups": None, "contended_rounds": None, "verdict": None, "reason": None,
+        "round_speedups": None, "contended_rounds": None, "threshold": None, "verdict": None, "reason": None,
     }
     if a is None or b is None:
         return _set(entry, "missing", f"only in run {names[0] if b is None else names[1]}")
@@ -85,69 +69,30 @@ def compare_records(a: dict | None, b: dict | None, names: tuple[str, str] = ("A
         return _set(entry, "not_comparable", "no raw samples on " + ("both sides" if not samples_a and not samples_b
                                                                      else names[0] if not samples_a else names[1]))
     rounds = paired_rounds(a, b)
-    if not rounds:
-        return _judge(entry, samples_a, samples_b, names)
-    entry["round_speedups"] = [_median(x) / _median(y) for x, y, _ in rounds]
-    clean = [r for r in rounds if r[2] <= CPU_WAIT_LIMIT]
-    contended = [i for i, r in enumerate(rounds) if r[2] > CPU_WAIT_LIMIT]
-    entry["contended_rounds"] = contended
-    if not clean:
-        _judge(entry, samples_a, samples_b, names)         # the numbers, for the record
-        worst = max(r[2] for r in rounds)
-        return _set(entry, "noisy", f"other work held the CPUs in every round (the benchmark's threads waited "
-                                    f"for a CPU up to {worst:.0%} of the time); measure on a quieter machine")
-    _judge(entry, [v for x, _, _ in clean for v in x], [v for _, y, _ in clean for v in y], names,
-           [_median(x) / _median(y) for x, y, _ in clean])
-    if contended:
-        left_out = (f"round{'s' if len(contended) > 1 else ''} {', '.join(str(i + 1) for i in contended)} "
-                    "left out: other work held the CPUs")
-        if entry["verdict"] in ("faster", "slower") and len(clean) < MIN_CLEAN_ROUNDS:
-            return _set(entry, "noisy", f"{entry['reason']}, but in one round only ({left_out})")
-        entry["reason"] += f" ({left_out})"
-    return entry
+    if rounds:
+        verdict = judge.decide([x for x, _, _ in rounds], [y for _, y, _ in rounds],
+                               contention=[w for _, _, w in rounds], min_effect=min_effect, names=names)
+        entry["contended_rounds"] = list(verdict.left_out)
+        entry["round_speedups"] = [_median(x) / _median(y) for x, y, _ in rounds]
+    else:
+        verdict = judge.decide([samples_a], [samples_b], min_effect=min_effect, names=names)
+    return _from_verdict(entry, verdict)
 
 
 def _median(samples: list[float]) -> float:
     return stats.summarize(samples)["median_s"]
 
 
-def _judge(entry: dict, samples_a: list[float], samples_b: list[float], names: tuple[str, str],
-           rounds: list[float] | None = None) -> dict:
-    """The verdict from these samples; ``rounds``: the speed-up of each (clean) round on its own."""
-    summary_a, summary_b = stats.summarize(samples_a), stats.summarize(samples_b)
-    med_a, med_b = summary_a["median_s"], summary_b["median_s"]
-    if med_a <= 0 or med_b <= 0:
-        return _set(entry, "not_comparable", "a median time of zero")
-    speedup = med_a / med_b
-    t_lo, t_hi = stats.bootstrap_ratio_ci(samples_a, samples_b, CONFIDENCE, RESAMPLES)   # of time B / time A
-    speed_ci = [1 / t_hi if t_hi > 0 else math.inf, 1 / t_lo if t_lo > 0 else math.inf]
-    p = stats.mann_whitney_u(samples_a, samples_b)
-    higher_is_better = entry["direction"] != "lower"
-    entry.update(speedup=speedup, speedup_ci=speed_ci, p_value=p,
-                 ratio=speedup if higher_is_better else 1 / speedup,
-                 ratio_ci=speed_ci if higher_is_better else [t_lo, t_hi])
-    up, down = 1 + MIN_EFFECT, 1 / (1 + MIN_EFFECT)
-    beyond = speedup >= up or speedup <= down
-    straddles = any(speed_ci[0] < edge < speed_ci[1] for edge in (up, down))
-    noisy_sides = [name for summary, name in zip((summary_a, summary_b), names) if summary["noisy"]]
-    change = f"{_pct(speedup)} speed (p = {p:.2g})"
-    if noisy_sides and straddles:
-        return _set(entry, "noisy", f"IQR/median > {NOISY_IQR_REL:.0%} in {' and '.join(noisy_sides)}"
-                                    f" and the interval {_interval(speed_ci)} straddles ±{MIN_EFFECT:.0%}")
-    disagree = rounds and len(rounds) > 1 and not all(r >= up if speedup > 1 else r <= down for r in rounds)
-    if beyond and p < ALPHA and disagree:
-        return _set(entry, "noisy", f"{_pct(speedup)} speed (p = {p:.2g}) but the rounds disagree: "
-                                    + ", ".join(_pct(r) for r in rounds))
-    if beyond and p < ALPHA:
-        return _set(entry, "faster" if speedup > 1 else "slower",
-                    change + (f", every round: {', '.join(_pct(r) for r in rounds)}" if rounds and len(rounds) > 1
-                              else ""))
-    if beyond:
-        floor = stats.min_attainable_p(len(samples_a), len(samples_b))
-        why = (f"too few samples ({len(samples_a)}+{len(samples_b)}) to reach p < {ALPHA}" if floor >= ALPHA
-               else f"not significant (p = {p:.2g} ≥ {ALPHA})")
-        return _set(entry, "noisy", f"{_pct(speedup)} speed but {why}")
-    return _set(entry, "same", f"{_pct(speedup)} speed, within ±{MIN_EFFECT:.0%}")
+def _from_verdict(entry: dict, verdict: judge.Verdict) -> dict:
+    """The judge's verdict in the comparison's words: unclear is "noisy" here; ratio is restated in
+    the benchmark's own unit and direction."""
+    if verdict.speedup is not None:
+        speedup, (lo, hi) = verdict.speedup, verdict.ci
+        higher_is_better = entry["direction"] != "lower"
+        entry.update(speedup=speedup, speedup_ci=[lo, hi], p_value=verdict.p_value,
+                     ratio=speedup if higher_is_better else 1 / speedup,
+                     ratio_ci=[lo, hi] if higher_is_better else [1 / hi, 1 / lo], threshold=verdict.threshold)
+    return _set(entry, VERDICT_WORDS[verdict.effect], verdict.reason)
 
 
 def _status_verdict(entry, status_a, status_b, a, b, names) -> dict:

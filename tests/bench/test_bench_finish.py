@@ -1,7 +1,10 @@
 """Host side of the benchmarks: planning (modes, --only, --device, --budget, sizes from the cache),
-and finish(): stats, % of peak, best-on-machine per op_key, the headline. Records are built by
-hand here; the venv tests produce real ones."""
+and finish(): stats, % of peak, best-on-machine per case (operation, device, precision, shape and
+variant), max achievable per operation, the headline. Records are built by hand here; the venv tests
+produce real ones."""
 from __future__ import annotations
+
+import copy
 
 import pytest
 
@@ -85,7 +88,11 @@ def test_finish_value_peak_best_and_headline():
     assert numpy["pct_of_peak"] == pytest.approx(25 / 112)
     assert numpy["best_on_machine"] == {"id": "gemm/torch/cpu/fp32/a", "value": pytest.approx(100.0)}
     assert numpy["pct_of_best"] == pytest.approx(0.25)
-    assert by_id["mlp/torch/cpu/fp32/m"]["pct_of_best"] == pytest.approx(0.5)     # lower is better
+    # % of best compares default path with default path (a variant is an opportunity, not a best):
+    # eager is the best eager; the compiled variant is the machine's max achievable, 2x (lower is better)
+    assert by_id["mlp/torch/cpu/fp32/m"]["pct_of_best"] == pytest.approx(1.0)
+    assert by_id["mlp/torch/cpu/fp32/m"]["pct_of_max"] == pytest.approx(0.5)
+    assert by_id["mlp/torch/cpu/fp32/m"]["max_achievable"]["id"] == "mlp/torch/cpu/fp32/m/compile"
     assert by_id["mlp/torch/cpu/fp32/m"]["peak"] is None
     assert by_id["gemm/torch/cuda:0/bf16/a"]["value"] is None
     assert by_id["gemm/torch/cuda:0/bf16/a"]["pct_of_best"] is None
@@ -123,6 +130,23 @@ def test_peers_count_towards_best_on_machine():
     assert mine.headline["score"] == pytest.approx(0.5)
 
 
+def test_best_is_shape_true_and_max_achievable_spans_shapes():
+    def shaped(rid, framework, n, seconds):
+        return dict(record(rid, framework=framework, seconds=seconds), shape={"m": n, "n": n, "k": n})
+    run = Run(benchmarks=[shaped("gemm/numpy/cpu/fp32/1024", "numpy", 1024, 1 / 50),
+                          shaped("gemm/torch/cpu/fp32/1024", "torch", 1024, 1 / 40),
+                          shaped("gemm/torch/cpu/fp32/4096", "torch", 4096, 1 / 100)])
+    given, snapshot = run.benchmarks, copy.deepcopy(run.benchmarks)
+    bench.finish(run)
+    by_id = {r["id"]: r for r in run.benchmarks}
+    # a 1024² GEMM is judged against the best 1024² GEMM, not against a 4096² one
+    assert by_id["gemm/torch/cpu/fp32/1024"]["pct_of_best"] == pytest.approx(0.8)
+    assert by_id["gemm/torch/cpu/fp32/1024"]["best_on_machine"]["id"] == "gemm/numpy/cpu/fp32/1024"
+    assert by_id["gemm/torch/cpu/fp32/4096"]["pct_of_best"] == pytest.approx(1.0)
+    assert by_id["gemm/numpy/cpu/fp32/1024"]["pct_of_max"] == pytest.approx(0.5)
+    assert given == snapshot and "value" not in given[0]          # assess returns new records, inputs unchanged
+
+
 def test_headline_without_results():
     run = Run()
     run.benchmarks = [record("gemm/torch/cuda:0/bf16/a", status="skipped")]
@@ -145,6 +169,8 @@ def test_a_confirmed_fix_raises_the_best_on_this_machine():
     # verify measured numpy's GEMM at 2x with the fix (100 -> 200 GFLOP/s): that is what the machine can reach
     run.findings = [_confirmed("A6", "gemm/numpy/cpu/fp32/n", 200.0)]
     bench.finish(run)
+    assert numpy_rec["pct_of_best"] == pytest.approx(1.0)                  # a new record: the old one is unchanged
+    numpy_rec = run.benchmark("gemm/numpy/cpu/fp32/n")
     assert numpy_rec["best_on_machine"] == {"id": "gemm/numpy/cpu/fp32/n [with A6 fix]", "value": 200.0,
                                             "fix": "A6"}
     assert numpy_rec["pct_of_best"] == pytest.approx(0.5, rel=0.03)

@@ -31,9 +31,20 @@ def test_rounds_merge_into_one_record_per_benchmark():
     merged = merge_rounds([rec("g", [1.0, 2.0]), rec("s", [], "skipped", "no torch"), rec("g", [3.0]),
                            rec("s", [], "skipped", "no torch"), rec("f", [5.0]), rec("f", [], "failed", "crash")])
     assert merged[0] == {"id": "g", "status": "ok", "reason": None, "samples_s": [1.0, 2.0, 3.0],
-                         "round_sizes": [2, 1], "cpu_wait": [None, None]}
+                         "round_sizes": [2, 1], "cpu_wait": [None, None], "state": None}
     assert merged[1]["status"] == "skipped" and "round_sizes" not in merged[1]
     assert merged[2]["samples_s"] == [5.0] and "1 of 2 rounds did not run: crash" in merged[2]["reason"]
+
+
+def test_merged_rounds_carry_each_rounds_contention_from_its_machine_state():
+    def rec(samples, contention, flags=()):
+        return {"id": "g", "status": "ok", "samples_s": samples,
+                "state": {"cpu": {"contention": contention, "steal_share": 0.0}, "flags": list(flags)}}
+    first, second = rec([1.0], 0.02), rec([2.0], 0.3, ["contended"])
+    merged = merge_rounds([first, second])[0]
+    assert merged["cpu_wait"] == [0.02, 0.3]
+    assert merged["state"]["flags"] == ["contended"] and len(merged["state"]["rounds"]) == 2
+    assert first["samples_s"] == [1.0] and "round_sizes" not in first       # the inputs are not changed
 
 
 def test_output_folders_are_safe_and_distinct():

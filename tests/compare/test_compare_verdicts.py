@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from stackprof.compare.verdicts import ALPHA, MIN_EFFECT, compare_records
+from stackprof.compare.verdicts import compare_records
+from stackprof.judge import ALPHA, MIN_EFFECT
 
 from .builders import measured_samples, record, samples
 

@@ -1,11 +1,12 @@
-"""verify's verdict from interleaved before/after samples: effect, no effect, opposite effect, drift."""
+"""verify's verdict from interleaved before/after samples (through the one judge): effect, no effect,
+opposite effect, drift; and what a verdict does to a finding (a new finding: the input is not changed)."""
 from __future__ import annotations
 
 import random
 
 import pytest
 
-from stackprof.verify import apply_verdict, combine, judge
+from stackprof.verify import apply_verdict, combine, judge_record as judge
 
 RECORD = {"id": "gemm/numpy/cpu/fp32/512x512x512", "unit": "GFLOP/s", "work": {"flops": 2 * 512 ** 3}}
 
@@ -50,7 +51,7 @@ def test_wide_noise_is_inconclusive_not_no_effect():
 def test_inconclusive_verdict_keeps_the_finding_as_suspected():
     finding = _finding()
     result = judge(RECORD, [samples(1e-3, spread=0.8, seed=1)] * 2, [samples(1e-3, spread=0.8, seed=3)] * 2)
-    apply_verdict(finding, dict(combine([result]), benchmarks=[result]))
+    finding = apply_verdict(finding, dict(combine([result]), benchmarks=[result]))
     assert finding["verification"]["status"] == "inconclusive"
     assert finding["status"] == "suspected" and finding["severity"] == "high" and finding["impact"]["kind"] == "estimated"
 
@@ -63,6 +64,13 @@ def test_small_but_significant_change_below_threshold_is_no_effect():
 
 def test_missing_rounds_fail():
     assert judge(RECORD, [], [samples(1e-3)])["status"] == "failed"
+
+
+def test_a_small_confirmed_effect_is_low_and_a_medium_one_medium():
+    for after, expected in ((0.93e-3, "low"), (0.8e-3, "medium")):        # 1.08× and 1.25×
+        result = judge(RECORD, [samples(1e-3, 30, 0.002, 1)] * 2, [samples(after, 30, 0.002, 2)] * 2)
+        finding = apply_verdict(_finding("high"), dict(combine([result]), benchmarks=[result]))
+        assert finding["status"] == "confirmed" and finding["severity"] == expected, (after, finding["severity"])
 
 
 def test_combine_mixed_results_is_no_effect_and_says_so():
@@ -79,10 +87,11 @@ def _finding(severity="high"):
 
 
 def test_confirmed_verdict_becomes_the_measured_impact():
-    finding = _finding("medium")
+    original = _finding("medium")
     result = judge(RECORD, [samples(3e-3)] * 2, [samples(1e-3, seed=5)] * 2)
-    apply_verdict(finding, dict(combine([result]), benchmarks=[result]))
-    assert finding["status"] == "confirmed" and finding["severity"] == "high"
+    finding = apply_verdict(original, dict(combine([result]), benchmarks=[result]))
+    assert original["status"] == "suspected" and "verification" not in original     # not changed
+    assert finding["status"] == "confirmed" and finding["severity"] == "high"       # 3× ≥ 1.5×: high
     assert finding["impact"]["kind"] == "measured" and finding["impact"]["ratio"] == pytest.approx(3, rel=0.05)
     assert finding["verification"]["estimate"]["ratio"] == 1.35
 
@@ -90,14 +99,13 @@ def test_confirmed_verdict_becomes_the_measured_impact():
 def test_no_effect_downgrades_and_says_so():
     finding = _finding("high")
     result = judge(RECORD, [samples(1e-3, seed=1)] * 2, [samples(1e-3, seed=2)] * 2)
-    apply_verdict(finding, dict(combine([result]), benchmarks=[result]))
-    assert finding["status"] == "not_confirmed" and finding["severity"] == "low"
+    finding = apply_verdict(finding, dict(combine([result]), benchmarks=[result]))
+    assert finding["status"] == "not_confirmed" and finding["severity"] == "info"
     assert "no effect" in finding["title"] and "no measurable effect" in finding["impact"]["text"]
     assert finding["verification"]["severity_before"] == "high"
 
 
 def test_skipped_verdict_keeps_the_finding_as_suspected():
-    finding = _finding()
-    apply_verdict(finding, {"status": "skipped", "note": "over the verification budget"})
+    finding = apply_verdict(_finding(), {"status": "skipped", "note": "over the verification budget"})
     assert finding["status"] == "suspected" and finding["severity"] == "high"
     assert finding["verification"]["status"] == "skipped"

@@ -1,0 +1,148 @@
+"""Machine state while a benchmark case runs, read on the host (probes stay stdlib-only and unaware).
+
+One mechanism for every case: the host snapshots when the agent announces a case (its `progress`
+event) and again when the case's record arrives, and attaches the difference to the record:
+
+- the CPU quota of the agent's cgroup and its throttling counters (cgroup v1 `cpu.stat`
+  nr_periods / nr_throttled / throttled_time, v2 nr_periods / nr_throttled / throttled_usec);
+- steal and iowait as shares of all CPU time (/proc/stat);
+- the agent's threads' CPU time and run-queue wait (/proc/<pid>/task/*/schedstat). Under a CPU quota
+  the kernel counts a throttled thread as waiting, so the wait that throttling explains (throttled
+  time × the threads that were busy) is separated from the wait caused by other work: `contention`;
+- for GPU cases, NVML samples taken while the case runs (gpu_sampler.py).
+
+`flags` names what makes a result suspect: "throttled" (the environment's own quota took time: part
+of what was measured), "stolen" (the hypervisor ran someone else), "contended" (other work held the
+CPUs). The judge leaves contended rounds out; throttling is the environment's own and counts.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from stackprof.paths import import_probe
+
+STOLEN_LIMIT = 0.05        # steal above 5% of CPU time marks a case "stolen"
+CONTENDED_LIMIT = 0.10     # the judge's contention limit (judge.CONTENTION_LIMIT): same threshold
+BUSY_SHARE = 0.10          # a thread that ran this share of the interval counts as busy
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    at: float
+    cgroup: dict | None              # {"quota_cores", "period_s", "nr_periods", "nr_throttled", "throttled_s"}
+    cpu_times: tuple | None          # /proc/stat "cpu" line: user nice system idle iowait irq softirq steal
+    threads: dict | None             # tid -> (ns on a CPU, ns runnable waiting)
+
+
+def snapshot(pid: int | None) -> Snapshot:
+    return Snapshot(time.monotonic(), _cgroup(pid), _proc_stat(), _schedstat(pid))
+
+
+def delta(before: Snapshot, after: Snapshot) -> dict:
+    """The state dict attached to a record (docs/schema-benchmarks.md, `state`)."""
+    wall = max(after.at - before.at, 1e-9)
+    out: dict = {"wall_s": round(wall, 4)}
+    cpu: dict = {}
+    throttled_s = 0.0
+    if before.cgroup and after.cgroup:
+        b, a = before.cgroup, after.cgroup
+        cpu["quota_cores"] = a.get("quota_cores")
+        if None not in (a.get("nr_periods"), b.get("nr_periods")):
+            cpu["periods"] = max(0, a["nr_periods"] - b["nr_periods"])
+            cpu["throttled_periods"] = max(0, (a.get("nr_throttled") or 0) - (b.get("nr_throttled") or 0))
+            throttled_s = max(0.0, (a.get("throttled_s") or 0.0) - (b.get("throttled_s") or 0.0))
+            cpu["throttled_s"] = round(throttled_s, 4)
+    if before.cpu_times and after.cpu_times and len(before.cpu_times) >= 8:
+        d = [max(0, x - y) for x, y in zip(after.cpu_times, before.cpu_times)]
+        total = sum(d[:8])
+        if total > 0:
+            cpu["steal_share"] = round(d[7] / total, 4)
+            cpu["iowait_share"] = round(d[4] / total, 4)
+    if before.threads is not None and after.threads is not None:
+        ran = waited = 0
+        busy = 0
+        for tid, (run_ns, wait_ns) in after.threads.items():
+            run0, wait0 = before.threads.get(tid, (0, 0))
+            dr, dw = max(run_ns - run0, 0), max(wait_ns - wait0, 0)
+            ran, waited = ran + dr, waited + dw
+            busy += (dr + dw) / 1e9 >= BUSY_SHARE * wall
+        if ran + waited > 0:
+            explained = min(waited, throttled_s * 1e9 * max(busy, 1)) if throttled_s else 0
+            cpu["run_s"] = round(ran / 1e9, 4)
+            cpu["wait_s"] = round(waited / 1e9, 4)
+            cpu["wait_share"] = round(waited / (ran + waited), 4)
+            cpu["contention"] = round(max(0, waited - explained) / (ran + waited), 4)
+    if cpu:
+        out["cpu"] = cpu
+    out["flags"] = flags(out)
+    return out
+
+
+def flags(state: dict) -> list[str]:
+    cpu = state.get("cpu") or {}
+    found = []
+    if cpu.get("throttled_periods"):
+        found.append("throttled")
+    if (cpu.get("steal_share") or 0) > STOLEN_LIMIT:
+        found.append("stolen")
+    if (cpu.get("contention") or 0) > CONTENDED_LIMIT:
+        found.append("contended")
+    gpu = state.get("gpu") or []
+    if any(s.get("throttle_reasons") for s in gpu if isinstance(s, dict)):
+        found.append("gpu_clock_events")
+    return found
+
+
+def contention(state: dict | None) -> float | None:
+    """What the judge reads: waiting caused by other work plus steal, as a share (None: unknown)."""
+    cpu = (state or {}).get("cpu") or {}
+    parts = [cpu.get("contention"), cpu.get("steal_share")]
+    known = [p for p in parts if isinstance(p, (int, float))]
+    return round(sum(known), 4) if known else None
+
+
+# ---- readers (Linux; None where unreadable) ----------------------------------------------------
+
+def _cgroup(pid: int | None) -> dict | None:
+    try:
+        limits = import_probe("facts._cgroup").limits(pid if pid else "self")
+    except Exception:                     # noqa: BLE001 - state is context, never a failure
+        return None
+    throttling = limits.get("throttling") or {}
+    return {"quota_cores": limits.get("cpu_quota_cores"), "period_s": limits.get("cpu_period_s"),
+            "nr_periods": throttling.get("nr_periods"), "nr_throttled": throttling.get("nr_throttled"),
+            "throttled_s": throttling.get("throttled_s")}
+
+
+def _proc_stat() -> tuple | None:
+    try:
+        with open("/proc/stat") as f:
+            first = f.readline().split()
+    except OSError:
+        return None
+    if not first or first[0] != "cpu":
+        return None
+    try:
+        return tuple(int(v) for v in first[1:9])
+    except ValueError:
+        return None
+
+
+def _schedstat(pid: int | None) -> dict | None:
+    if not pid:
+        return None
+    threads = {}
+    try:
+        names = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for tid in names:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                run_ns, wait_ns = (int(v) for v in f.read().split()[:2])
+        except (OSError, ValueError):
+            continue
+        threads[tid] = (run_ns, wait_ns)
+    return threads

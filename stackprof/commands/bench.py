@@ -8,7 +8,8 @@ import click
 
 from stackprof import bench
 from stackprof.collect import collect_facts
-from stackprof.commands.options import format_option, label_option, outdir_option, python_option, redact_option
+from stackprof.commands.options import (device_option, format_option, label_option, only_option, outdir_option,
+                                       python_option, redact_option)
 from stackprof.errors import StackprofError
 from stackprof.model import Run
 from stackprof.pipeline import finalize, labels_for, new_run, targets_for
@@ -20,9 +21,8 @@ from stackprof.render import render
 @click.option("--full", is_flag=True, help="MAMF-style GEMM shape sweep plus every family's larger shapes.")
 @click.option("--budget", type=float, default=None, metavar="SECONDS",
               help="Total measuring time to share between the benchmarks (default: per mode).")
-@click.option("--only", default=None, metavar="FAMILIES",
-              help="Comma-separated: gemm, conv, attention, stream, elementwise, transfer, dispatch, compile.")
-@click.option("--device", default=None, metavar="DEVICE", help="cpu, cuda or cuda:N (default: cpu and cuda:0).")
+@only_option
+@device_option
 @python_option
 @label_option
 @redact_option

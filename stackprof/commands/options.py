@@ -14,3 +14,8 @@ outdir_option = click.option("-o", "--output", "outdir", type=click.Path(file_ok
                              help="Directory to write the outputs to.")
 format_option = click.option("--format", "fmt", type=click.Choice(["terminal", "md", "json"]), default="terminal",
                              help="What to print on stdout.")
+only_option = click.option(
+    "--only", default=None, metavar="FAMILIES",
+    help="Comma-separated benchmark families: gemm, conv, attention, stream, elementwise, transfer, dispatch, compile.")
+device_option = click.option("--device", default=None, metavar="DEVICE",
+                             help="cpu, cuda or cuda:N (default: cpu and cuda:0).")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from stackprof.commands.options import label_option, python_option, redact_option
+from stackprof.commands.options import device_option, label_option, only_option, python_option, redact_option
 from stackprof.pipeline import diagnose, finalize, labels_for, new_run, targets_for, write_outputs
 
 DEFAULT_OUTDIR = "stackprof-report"
@@ -22,10 +22,15 @@ DEFAULT_OUTDIR = "stackprof-report"
 @click.option("--budget", "budget", type=click.FloatRange(min=1.0), default=None, metavar="SECONDS",
               help="Wall-clock budget for benchmarks plus verification (default: set by the mode).")
 @click.option("--no-verify", is_flag=True, default=False, help="Do not re-measure findings by experiment.")
+@only_option
+@device_option
 @redact_option
-def command(mode, pythons, labels, outdir, budget, no_verify, no_redact):
+def command(mode, pythons, labels, outdir, budget, no_verify, only, device, no_redact):
     """Diagnose an environment: facts, benchmarks, ranked findings proven by experiment, and a report."""
     mode = mode or "default"
+    from stackprof import bench
+    from stackprof.model import Run
+    bench.plan(Run(), mode, only, device, budget)   # validates the options before any work
     targets = targets_for(pythons)             # validates every interpreter before any work
     names = labels_for(targets, labels)
     redact = not no_redact
@@ -35,17 +40,19 @@ def command(mode, pythons, labels, outdir, budget, no_verify, no_redact):
 
     if len(targets) > 1:
         from stackprof.multi import run_many
-        options = {"mode": mode, "budget_s": budget, "redact": redact, "verify": not no_verify}
+        options = {"mode": mode, "budget_s": budget, "redact": redact, "verify": not no_verify, "only": only,
+                   "device": device}
         result = run_many(targets, names, options, outdir, echo)
         for label, paths in (result.get("paths") or {}).items():
             for path in (paths.values() if isinstance(paths, dict) else [paths]):
                 click.echo(f"{label}: {path}")
         return
 
-    run = new_run(names[0], mode=mode, redact=redact, budget_s=budget, verify=not no_verify)
+    run = new_run(names[0], mode=mode, redact=redact, budget_s=budget, verify=not no_verify, only=only, device=device)
     interrupted = False
     try:
-        diagnose(targets[0], run, mode, budget, progress=echo, verify_experiments=not no_verify)
+        diagnose(targets[0], run, mode, budget, progress=echo, verify_experiments=not no_verify, only=only,
+                 device=device)
     except KeyboardInterrupt:
         interrupted = True
         run.add_error("run", "run", "interrupted: the report holds what was finished", kind="partial")

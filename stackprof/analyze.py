@@ -29,14 +29,19 @@ def analyze(run: Run) -> None:
     run.findings = rank(found)
 
 
+KIND_ORDER = {"defect": 0, "opportunity": 1, "note": 2}   # an opportunity or note never ranks above a defect
+
+
 def rank(findings: list[dict]) -> list[dict]:
-    """Measured effects first — those proven by experiment before those only observed — largest
-    ratio first; then severity, then the estimated ratio."""
+    """Defects, then opportunities, then notes; within each, measured effects first — those proven by
+    experiment before those only observed — largest ratio first; then severity, then the estimated ratio.
+    A finding without a kind (an older document) is a defect."""
     def key(finding: dict):
         impact = finding.get("impact") if isinstance(finding.get("impact"), dict) else {}
         ratio = as_number(impact.get("ratio")) or 0.0
         measured = impact.get("kind") == "measured" and ratio >= MEASURED_MIN_RATIO
         proven = measured and finding.get("status") == "confirmed"
-        return (0 if proven else 1 if measured else 2, -ratio if measured else 0.0,
-                SEVERITY_ORDER.get(finding.get("severity"), 5), -ratio)
+        kind = finding.get("kind")
+        return (KIND_ORDER.get(kind, 0) if isinstance(kind, str) else 0, 0 if proven else 1 if measured else 2,
+                -ratio if measured else 0.0, SEVERITY_ORDER.get(finding.get("severity"), 5), -ratio)
     return sorted(findings, key=key)

@@ -143,7 +143,7 @@ def _cpu_capability(torch, config):
 
 def _cuda(torch, config, guard):
     built = getattr(torch.version, "cuda", None)
-    available = bool(guard("cuda.is_available", torch.cuda.is_available, False))
+    available, init_error = _is_available(torch, guard)
     count = guard("cuda.device_count", torch.cuda.device_count, 0) if available else 0
     arch_list = guard("cuda.get_arch_list", torch.cuda.get_arch_list, []) or []
     cudnn = torch.backends.cudnn
@@ -154,6 +154,7 @@ def _cuda(torch, config, guard):
     return {
         "built_version": built,
         "available": available,
+        "init_error": init_error,
         "device_count": count,
         "arch_list": arch_list,
         "built_arch_flags": config.get("nvcc_arch_flags"),
@@ -165,6 +166,17 @@ def _cuda(torch, config, guard):
         "devices": devices,
         "module_loading": os.environ.get("CUDA_MODULE_LOADING"),
     }
+
+
+def _is_available(torch, guard):
+    """torch.cuda.is_available() and the warning it gives when CUDA cannot initialise (driver too old,
+    no device, …): the line a user would see, kept as the reason."""
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        available = bool(guard("cuda.is_available", torch.cuda.is_available, False))
+    messages = [one_line(w.message) for w in caught if "cuda" in str(w.message).lower()]
+    return available, (messages[0] if messages else None)
 
 
 def _device(torch, index, arch_list):

@@ -128,6 +128,7 @@ def _report(run, embedded_doc: dict, size_note: str) -> str:
     errors = [[str(e.get(k, "")) for k in ("stage", "source", "kind", "message")]
               for e in run.errors if isinstance(e, dict)]
     bench_rows = summary.benchmark_rows(run)
+    by_kind = summary.findings_by_kind(run)
     extra = []
     for part in parts.modules():               # optional sections (profile, ranks…): None when absent
         section = part.html(run)
@@ -137,7 +138,8 @@ def _report(run, embedded_doc: dict, size_note: str) -> str:
     return render_page(
         "report.html.j2", title=f"stackprof report — {run.label}", figures=figs,
         embedded={EMBED_ID: embedded_doc}, run=run, head=summary.headline(run),
-        essentials=summary.essentials(run), findings=summary.ranked_findings(run), bench_rows=bench_rows,
+        essentials=summary.essentials(run), findings=by_kind["defect"], opportunities=by_kind["opportunity"],
+        notes=by_kind["note"], kind_blurbs=summary.KIND_BLURBS, bench_rows=bench_rows,
         bench_counts=summary.count_by_status(bench_rows), env_views=envtables.section_views(run.environment),
         errors=errors, meta=meta, size_note=size_note, peak_note=summary.peak_estimate_note(run),
         extra_sections=extra)

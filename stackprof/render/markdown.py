@@ -111,8 +111,9 @@ def render(run, budget: int = BUDGET) -> str:
     doc = _Doc(budget)
     doc.add(f"## stackprof report: {md_code(run.label, 80, table=False)}\n\n")
     doc.add(_summary_table(run))
-    findings = summary.ranked_findings(run)
-    doc.add(_findings_head(findings))
+    by_kind = summary.findings_by_kind(run)
+    findings = by_kind["defect"]
+    doc.add(_findings_head(findings, by_kind))
     for index, view in enumerate(findings[:TOP_FINDINGS], 1):
         doc.add(_finding(run, index, view), f"finding {view.id}")
     bench_rows = summary.benchmark_rows(run)
@@ -122,6 +123,13 @@ def render(run, budget: int = BUDGET) -> str:
         doc.details(f"<details><summary>{len(more)} more findings</summary>\n\n",
                      [_finding(run, i, v) for i, v in enumerate(more, TOP_FINDINGS + 1)], "</details>\n\n",
                      "more findings", "\n_{n} more findings cut to fit a GitHub comment; see report.html._\n")
+    for kind in ("opportunity", "note"):          # their own sections: never among or above the defects
+        views = by_kind[kind]
+        if views:
+            heading = summary.KIND_HEADINGS[kind]
+            doc.details(f"<details><summary>{heading} ({len(views)}): {md_html(summary.KIND_BLURBS[kind])}"
+                        "</summary>\n\n", [_finding(run, i, v) for i, v in enumerate(views, 1)], "</details>\n\n",
+                        heading.lower(), "\n_{n} more cut to fit a GitHub comment; see report.html._\n")
     if bench_rows:
         doc.details(f"<details><summary>All benchmarks ({len(bench_rows)})</summary>\n\n"
                      + _table(["benchmark", "status", "median", "unit", "IQR/median", "n", "% of peak",
@@ -169,11 +177,16 @@ def _summary_table(run) -> str:
     return out + "\n"
 
 
-def _findings_head(findings: list) -> str:
+def _findings_head(findings: list, by_kind: dict) -> str:
+    others = ", ".join(f"{len(by_kind[k])} {k if len(by_kind[k]) == 1 else summary.KIND_HEADINGS[k].lower()}"
+                       for k in ("opportunity", "note") if by_kind[k])
+    below = f"\n\n_Also {others}, in their own sections below._" if others else ""
     if not findings:
-        return "### Findings\n\nNo findings.\n\n"
+        return "### Findings\n\nNo findings: no install or environment choice found that slows this environment." \
+            + below + "\n\n"
     shown = min(len(findings), TOP_FINDINGS)
-    return f"### Findings ({len(findings)}, ranked by impact{'' if shown == len(findings) else f'; top {shown}'})\n\n"
+    return (f"### Findings ({len(findings)}, ranked by impact{'' if shown == len(findings) else f'; top {shown}'})"
+            + below + "\n\n")
 
 
 def _finding(run, index: int, view) -> str:

@@ -174,6 +174,7 @@ class FindingView:
     """A finding prepared for display; raw dict in ``raw``."""
     raw: dict
     id: str
+    kind: str                           # defect | opportunity | note (an older document's are defects)
     severity: str
     title: str
     status: str
@@ -189,10 +190,29 @@ class FindingView:
     checks: list[dict] = field(default_factory=list)   # per re-measured benchmark: id, status, text
 
 
+KINDS = ("defect", "opportunity", "note")
+KIND_HEADINGS = {"defect": "Findings", "opportunity": "Opportunities", "note": "Notes"}
+KIND_BLURBS = {
+    "defect": "install or environment choices that make this environment slower than it should be",
+    "opportunity": "choices in your program or in defaults that trade something (precision, determinism, "
+                   "memory, start-up) for speed — yours to take or leave",
+    "note": "about the measurement itself",
+}
+
+
 def ranked_findings(run) -> list[FindingView]:
-    """Findings in the document's order: analyze/verify rank them by impact (measured effects first,
-    then severity, then the estimated ratio; see docs/schema-findings.md). One ranking, not two."""
+    """Findings in the document's order: analyze/verify rank them by impact (defects first, measured
+    effects first, then severity, then the estimated ratio; see docs/schema-findings.md). One ranking."""
     return [finding_view(run, f) for f in run.findings if isinstance(f, dict)]
+
+
+def findings_by_kind(run) -> dict[str, list[FindingView]]:
+    """The ranked findings split into defects, opportunities and notes (each keeps the ranking), so
+    an opportunity or note is never shown among, or above, the defects."""
+    out: dict[str, list[FindingView]] = {kind: [] for kind in KINDS}
+    for view in ranked_findings(run):
+        out[view.kind].append(view)
+    return out
 
 
 def finding_view(run, f: dict) -> FindingView:
@@ -202,8 +222,9 @@ def finding_view(run, f: dict) -> FindingView:
     status = str(f.get("status") or "")
     vstatus = str(get(verification, "status", ""))
     kind, text = _impact(impact, measured)
+    kind = f.get("kind") if f.get("kind") in KINDS else "defect"
     return FindingView(
-        raw=f, id=str(f.get("id", "?")), severity=str(f.get("severity") or "info"),
+        raw=f, id=str(f.get("id", "?")), kind=kind, severity=str(f.get("severity") or "info"),
         title=str(f.get("title") or f.get("id") or "finding"), status=status,
         evidence=[_evidence(e) for e in f.get("evidence") or []],
         impact_kind=kind, impact_text=text, measured=measured, fix=str(f.get("fix") or ""),

@@ -50,30 +50,27 @@ def render(run, color: bool | None = None) -> str:
             out.append(f"  {clean(label, 24):<{width}}  {clean(text, WIDTH - width)}")
         out.append("")
 
-    findings = summary.ranked_findings(run)
+    by_kind = summary.findings_by_kind(run)
+    findings = by_kind["defect"]
     if findings:
         shown = findings[:TOP_FINDINGS]
         extra = f"; top {len(shown)}" if len(shown) < len(findings) else ""
         out.append(style(f"Findings ({len(findings)}, ranked by impact{extra})", bold=True))
-        for index, view in enumerate(shown, 1):
-            sev = style(f"[{clean(view.severity, 10).upper()}]", fg=SEVERITY_COLOR.get(view.severity), bold=True)
-            status = f"  ({clean(view.status.replace('_', ' '), 20)})" if view.status else ""
-            head = f"  {index}. [{clean(view.severity, 10).upper()}] {clean(view.id, 12)} "
-            title = textwrap.wrap(clean(view.title, 300) + status, WIDTH - len(head), max_lines=3, placeholder=" …")
-            out.append(f"  {index}. {sev} {clean(view.id, 12)} {title[0] if title else ''}")
-            out += [" " * 5 + line for line in title[1:]]
-            if view.measured:
-                text = summary.measured_text(view.measured)
-                verdict = summary.VERDICTS.get(view.measured["status"], view.measured["status"])
-                out.append(f"     measured: {style(clean(text, WIDTH), bold=True)} — {verdict}")
-            elif view.impact_text:
-                out += _wrapped("impact: ", clean(view.impact_text, 400), lambda s: s)
-            if view.fix:
-                out += _wrapped("fix: ", clean(view.fix, 400), lambda s: style(s, fg="green"))
+        out += _finding_lines(shown, style, clean)
         out.append("")
-    elif run.benchmarks:
-        out.append(style("Findings", bold=True) + ": none")
+    elif run.benchmarks or any(by_kind.values()):
+        out.append(style("Findings", bold=True) + ": none (no install or environment choice found that slows "
+                   "this environment)")
         out.append("")
+    for kind in ("opportunity", "note"):           # their own sections, after the defects
+        views = by_kind[kind]
+        if views:
+            out.append(style(f"{summary.KIND_HEADINGS[kind]} ({len(views)})", bold=True)
+                       + style(f" — {summary.KIND_BLURBS[kind]}", dim=True))
+            out += _finding_lines(views[:TOP_FINDINGS], style, clean)
+            if len(views) > TOP_FINDINGS:
+                out.append(style(f"  … {len(views) - TOP_FINDINGS} more in report.html / run.json", dim=True))
+            out.append("")
 
     rows = summary.benchmark_rows(run)
     if rows:
@@ -91,6 +88,26 @@ def render(run, color: bool | None = None) -> str:
                            f"{clean(err.get('message'), WIDTH)}")
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _finding_lines(views, style, clean) -> list[str]:
+    out: list[str] = []
+    for index, view in enumerate(views, 1):
+        sev = style(f"[{clean(view.severity, 10).upper()}]", fg=SEVERITY_COLOR.get(view.severity), bold=True)
+        status = f"  ({clean(view.status.replace('_', ' '), 20)})" if view.status else ""
+        head = f"  {index}. [{clean(view.severity, 10).upper()}] {clean(view.id, 12)} "
+        title = textwrap.wrap(clean(view.title, 300) + status, WIDTH - len(head), max_lines=3, placeholder=" …")
+        out.append(f"  {index}. {sev} {clean(view.id, 12)} {title[0] if title else ''}")
+        out += [" " * 5 + line for line in title[1:]]
+        if view.measured:
+            text = summary.measured_text(view.measured)
+            verdict = summary.VERDICTS.get(view.measured["status"], view.measured["status"])
+            out.append(f"     measured: {style(clean(text, WIDTH), bold=True)} — {verdict}")
+        elif view.impact_text:
+            out += _wrapped("impact: ", clean(view.impact_text, 400), lambda s: s)
+        if view.fix:
+            out += _wrapped("fix: ", clean(view.fix, 400), lambda s: style(s, fg="green"))
+    return out
 
 
 def _wrapped(label: str, text: str, paint, lines: int = 3) -> list[str]:

@@ -3,8 +3,9 @@ sequential MKL (catalogue A2–A4, A9, A10)."""
 from __future__ import annotations
 
 from stackprof.rules.a_blas import BLAS_OPS
+from stackprof.rules import provenance as prov
 from stackprof.rules.facts import Facts, as_number, truthy_env
-from stackprof.rules.findings import estimated, experiment, fact, make
+from stackprof.rules.findings import estimated, experiment, fact, graded, make
 from stackprof.rules.registry import rule
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -28,10 +29,11 @@ def a2_oversubscription(facts: Facts):
     evidence = [fact(path, n) for _, path, n in over] + [fact(f"env_vars.vars.{k}", v) for k, v in over_env.items()]
     evidence += [fact("system.os_cpu_count", cpus)] + cpu_evidence
     most = max([n for _, _, n in over] + [int(as_number(v)) for v in over_env.values()])
+    impact = estimated("10× solve(512²) on 32 CPUs: 74 ms with 1 thread vs 1.42 s with all (~19×)",
+                       "numpy/numpy#15764", 19.0)
     return make(
-        "A2", "high", f"{most} threads for {cpus} CPUs: thread pools oversubscribe the machine", evidence=evidence,
-        impact=estimated("10× solve(512²) on 32 CPUs: 74 ms with 1 thread vs 1.42 s with all (~19×)",
-                         "numpy/numpy#15764", 19.0),
+        "A2", graded(impact), f"{most} threads for {cpus} CPUs: thread pools oversubscribe the machine",
+        evidence=evidence, impact=impact,
         fix=f"Set OMP_NUM_THREADS / OPENBLAS_NUM_THREADS / MKL_NUM_THREADS to at most {effective or cpus} "
             "(divide by the number of worker processes), or use threadpoolctl.threadpool_limits().",
         references=["numpy/numpy#15764", "OpenMathLib/OpenBLAS#1881", "mir-evaluation/mir_eval#326",
@@ -48,12 +50,13 @@ def a3_hybrid_cores(facts: Facts):
     over = [(name, path, n) for name, path, n in facts.thread_pools() if n > p_cores]
     if not over:
         return None
+    impact = estimated("Core Ultra 7 linalg.inv: 0.18 s at 6 threads vs 33 s at 22 threads", "numpy/numpy#27174",
+                       round(33 / 0.18))
     return make(
-        "A3", "medium", f"thread pools use {max(n for *_, n in over)} threads on a CPU with {int(p_cores)} "
+        "A3", graded(impact), f"thread pools use {max(n for *_, n in over)} threads on a CPU with {int(p_cores)} "
         f"performance cores and {int(e_cores)} efficiency cores",
         evidence=[fact("system.cpu.hybrid", facts.get("system.cpu.hybrid"))] + [fact(p, n) for _, p, n in over],
-        impact=estimated("Core Ultra 7 linalg.inv: 0.18 s at 6 threads vs 33 s at 22 threads",
-                         "numpy/numpy#27174", None),
+        impact=impact,
         fix=f"Limit BLAS/OpenMP threads to the performance cores: OMP_NUM_THREADS={int(p_cores)} "
             "(or bind with taskset to the P-cores).",
         references=["numpy/numpy#27174", "joryirving/home-ops#9050", "numpy/numpy#17807"],
@@ -77,11 +80,11 @@ def a4_busy_spin(facts: Facts):
     omp = facts.native_libs(user_api="openmp")
     if pthreads and omp:
         evidence.append(fact(f"{pthreads[0][0]}.threading_layer", "pthreads (alongside an OpenMP runtime)"))
+    impact = estimated("sleep(5) with 2 spinning threads: 4.95 s user + 11.9 s sys CPU vs 0.54 s (CPU time taken "
+                       "from other work, not a speed-up of one call)", "numpy/numpy#6237")
     return make(
-        "A4", "medium", "OpenMP threads are told to spin while idle (" + ", ".join(f"{k}={v}" for k, v in spinning.items()) + ")",
-        evidence=evidence,
-        impact=estimated("sleep(5) with 2 spinning threads: 4.95 s user + 11.9 s sys CPU vs 0.54 s",
-                         "numpy/numpy#6237", None),
+        "A4", graded(impact), "OpenMP threads are told to spin while idle (" + ", ".join(f"{k}={v}" for k, v in spinning.items()) + ")",
+        evidence=evidence, impact=impact,
         fix="Unset " + ", ".join(spinning) + " (the defaults yield idle threads after a short spin); "
             "for mixed numpy/torch workloads also consider OMP_WAIT_POLICY=PASSIVE.",
         references=["numpy/numpy#6237", "numpy/numpy#12220", "scikit-learn/scikit-learn#17334"],
@@ -101,14 +104,18 @@ def a9_multiple_openmp(facts: Facts):
         evidence.append(fact("native_libs.openmp_runtimes", runtimes))
     if truthy_env(dup_ok):
         evidence.append(fact("env_vars.vars.KMP_DUPLICATE_LIB_OK", dup_ok))
+    if multiple:
+        evidence += prov.a9_evidence(facts)          # which build brings each runtime, pip vs conda
+    # Two runtimes really loaded can oversubscribe or deadlock; KMP_DUPLICATE_LIB_OK with one runtime
+    # only hides a future duplicate. The source quotes no number: no ratio, so low at most (the scale).
     return make(
-        "A9", "high" if truthy_env(dup_ok) else "medium",
-        ("several OpenMP runtimes loaded: " + ", ".join(sorted(set(runtimes)))) if multiple
+        "A9", "low" if multiple else "info",
+        ("several OpenMP runtimes loaded: " + ", ".join(sorted(set(runtimes))) + prov.a9_origins(facts)) if multiple
         else "KMP_DUPLICATE_LIB_OK hides a duplicate OpenMP runtime", evidence=evidence,
         impact=estimated("oneDNN maintainer: mixing two OpenMP runtimes can give \"huge performance penalties\" "
                          "(no number quoted)", "uxlfoundation/oneDNN#230"),
-        fix="Use packages built against one OpenMP runtime (all pip or all conda-forge); with MKL set "
-            "MKL_THREADING_LAYER=GNU; do not rely on KMP_DUPLICATE_LIB_OK=TRUE.",
+        fix=prov.a9_fix(facts, "Use packages built against one OpenMP runtime (all pip or all conda-forge); "
+                        "with MKL set MKL_THREADING_LAYER=GNU; do not rely on KMP_DUPLICATE_LIB_OK=TRUE."),
         references=["uxlfoundation/oneDNN#230", "joblib/threadpoolctl multiple_openmp.md", "eddelbuettel/mkl4deb#2",
                     "peterwittek/somoclu#135"])
 
@@ -125,10 +132,10 @@ def a10_mkl_threading(facts: Facts):
     evidence = [fact(f"{p}.threading_layer", "sequential") for p, _ in seq]
     if env_seq:
         evidence.append(fact("env_vars.vars.MKL_THREADING_LAYER", layer_env))
+    impact = estimated("MKL 1024² matmul: 17.3 ms sequential vs 4.9 ms with OpenMP (~3.5×)", "opencv/opencv#9068", 3.5)
     return make(
-        "A10", "high", f"MKL runs single-threaded (sequential layer) on {cpus} CPUs", evidence=evidence,
-        impact=estimated("MKL 1024² matmul: 17.3 ms sequential vs 4.9 ms with OpenMP (~3.5×)",
-                         "opencv/opencv#9068", 3.5),
+        "A10", graded(impact), f"MKL runs single-threaded (sequential layer) on {cpus} CPUs", evidence=evidence,
+        impact=impact,
         fix="Unset MKL_THREADING_LAYER (or set it to GNU/INTEL) and install the threaded MKL (mkl, not mkl-sequential).",
         references=["opencv/opencv#9068", "uxlfoundation/oneTBB#190"],
         experiment=experiment({"MKL_THREADING_LAYER": None} if env_seq else {},

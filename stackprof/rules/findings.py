@@ -1,6 +1,7 @@
 """Small builders shared by the rules, so every Finding has the same shape (docs/schema-findings.md)."""
 from __future__ import annotations
 
+from stackprof import severity as scale
 from stackprof.model import Finding
 from stackprof.rules.facts import as_number, part
 
@@ -52,11 +53,22 @@ def experiment(env: dict, records: list[dict], description: str, limit: int = 2)
     return {"env": dict(env), "benchmarks": ids, "description": description}
 
 
+def graded(impact: dict, kind: str = "defect") -> str:
+    """Severity of an impact on the one scale (stackprof.severity): a measured speed ratio maps through
+    the table, an estimated one too but at most medium, no ratio is low; capped by the kind."""
+    ratio = as_number(impact.get("ratio")) if isinstance(impact, dict) else None
+    measured_here = isinstance(impact, dict) and impact.get("kind") == "measured"
+    return scale.for_kind(scale.from_ratio(ratio, measured=measured_here), kind)
+
+
 def make(rule_id: str, severity: str, title: str, *, evidence: list, impact: dict, fix: str,
          references: list[str], ab: bool = False, experiment: dict | None = None,
          kind: str = "defect") -> Finding:
+    """One finding. ``severity``: usually graded(impact, kind); an opportunity or note is capped by
+    its kind (never high or critical), whatever the rule asked for."""
     assert severity in SEVERITIES, severity
     assert kind in KINDS, kind
+    severity = scale.for_kind(severity, kind)
     return Finding(id=rule_id, severity=severity, kind=kind, title=title, evidence=evidence, impact=impact, fix=fix,
                    references=list(references), ab=ab, experiment=experiment,
                    status="info" if severity == "info" else "suspected")

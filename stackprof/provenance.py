@@ -111,7 +111,7 @@ def line(name: str, dist: dict, build: dict, environment: dict) -> str:
         parts.append("bundles " + ", ".join(bundled))
     shown = [link for link in _list(build.get("links")) if isinstance(link, dict) and link.get("kind") in SHOWN_KINDS]
     shown.sort(key=lambda link: SHOWN_KINDS.index(link["kind"]))
-    links = [_link(link, environment) for link in shown]
+    links = [link_text(link, environment) for link in shown]
     text = f"{name} {dist.get('version') or build.get('version') or '?'} — " + ", ".join(p for p in parts if p)
     if links:
         text += "; links " + ", ".join(links)
@@ -163,7 +163,8 @@ def _static(name: str, environment: dict) -> list[str]:
     return out
 
 
-def _link(link: dict, environment: dict) -> str:
+def link_text(link: dict, environment: dict) -> str:
+    """"libblas.so.3 → /etc/alternatives → reference BLAS (Netlib) (libblas3 3.11.0-2) [loaded]"."""
     via = [p for p in _list(link.get("via")) if isinstance(p, str)]
     hops = [link.get("needed") or "?"]
     if any(p.startswith("/etc/alternatives/") for p in via):

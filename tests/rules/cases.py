@@ -92,6 +92,22 @@ def _m2(doc):
     return doc
 
 
+def _i1(doc):
+    """A second numpy in the user site-packages that wins over the venv's: what `pip install --user
+    numpy==1.26.4` leaves on a Python whose user site is on (copies as packages.shadowing records them)."""
+    packages = doc["environment"]["packages"]
+    mine = next(d for d in packages["distributions"] if d["name"] == "numpy")
+    user = dict(mine, version="1.26.4", location_kind="user-site")
+    packages["distributions"].append(dict(mine, shadowed=True))
+    packages["shadowed"] = ["numpy"]
+    packages["shadowing"] = [{"name": "numpy", "metadata_wins": 0, "import_wins": 0, "copies": [
+        {"version": user["version"], "location": "~/.local/lib/python3.11/site-packages", "location_kind": "user-site",
+         "installer": "pip", "provenance": "wheel", "metadata_kind": "dist-info"},
+        {"version": mine["version"], "location": "~/venv/lib/python3.11/site-packages",
+         "location_kind": "site-packages", "installer": "pip", "provenance": "wheel", "metadata_kind": "dist-info"}]}]
+    return doc
+
+
 D, O, N = "defect", "opportunity", "note"
 CASES = {
     "A1": (CPU, lambda d: set_path(d, "environment.numpy.blas.name", "blas"), D),
@@ -152,6 +168,7 @@ CASES = {
     "F9": (H100, lambda d: env_var(d, "CUDA_MODULE_LOADING", "EAGER"), D),
     "F10": (CPU, lambda d: set_path(set_path(d, "environment.system.os.arch", "aarch64"),
                                     "environment.system.cpu.flags.bf16", True), O),
+    "I1": (CPU, _i1, D),
     "M1": (CPU, _m1, None),
     "M2": (CPU, _m2, None),
     "M3": (CPU, lambda d: set_path(d, "benchmarks[0].stats.noisy", True), None),

@@ -124,6 +124,7 @@ def _device(nv, read: _Reader, index: int, h) -> dict:
         "persistence_mode": bool(persistence) if persistence is not None else None,
         "ecc_enabled": bool(ecc[0]) if ecc else None,
         "mig_mode": bool(mig[0]) if mig else None,
+        "mig_devices": _mig_uuids(read, label, h) if mig and mig[0] else None,
         "temperature_c": read(label, "nvmlDeviceGetTemperature", h, getattr(nv, "NVML_TEMPERATURE_GPU", 0)),
         "performance_state": _pstate(read(label, "nvmlDeviceGetPerformanceState", h)),
         "utilization_pct": getattr(util, "gpu", None),
@@ -132,6 +133,49 @@ def _device(nv, read: _Reader, index: int, h) -> dict:
         "cpu_affinity": _cpu_affinity(read(label, "nvmlDeviceGetCpuAffinity", h, _cpu_words())),
         "nvlink": _nvlink(nv, read, label, h),
     }
+
+
+def _mig_uuids(read: _Reader, label: str, h) -> list[str]:
+    """UUIDs (MIG-…) of the MIG instances on this GPU: how CUDA_VISIBLE_DEVICES names them."""
+    uuids = []
+    for i in range(read(label, "nvmlDeviceGetMaxMigDeviceCount", h) or 0):
+        mig = read(f"{label}.mig{i}", "nvmlDeviceGetMigDeviceHandleByIndex", h, i, also_quiet=("NVMLError_NotFound",))
+        uuid = _text(read(f"{label}.mig{i}", "nvmlDeviceGetUUID", mig)) if mig is not None else None
+        if uuid:
+            uuids.append(uuid)
+    return uuids
+
+
+def nvml_index_for_cuda(ordinal: int, visible: str | None = None, order: str | None = None,
+                        identity: dict | None = None, nv=None) -> int | None:
+    """The NVML index of CUDA device `ordinal` as a CUDA process with this environment sees it
+    (CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER: this process's unless given), or None when that cannot
+    be known. For a MIG instance, its parent GPU (clocks, power and link are the parent's). NVML must
+    be initialised (as it is for the sampler that asks)."""
+    from stackprof.hardware import gpus
+    if visible is None:
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if order is None:
+        order = os.environ.get("CUDA_DEVICE_ORDER")
+    if nv is None:
+        try:
+            import pynvml as nv
+        except ImportError:
+            return None
+    read = _Reader(nv, [])
+    devices = []
+    for index in range(read("gpus", "nvmlDeviceGetCount") or 0):
+        h = read(f"gpu{index}", "nvmlDeviceGetHandleByIndex", index)
+        if h is None:
+            continue
+        pci = read(f"gpu{index}", "nvmlDeviceGetPciInfo", h)
+        mig = read(f"gpu{index}", "nvmlDeviceGetMigMode", h)
+        devices.append({"index": index, "name": _text(read(f"gpu{index}", "nvmlDeviceGetName", h)),
+                        "uuid": _text(read(f"gpu{index}", "nvmlDeviceGetUUID", h)),
+                        "bus_id": _text(getattr(pci, "busId", None)) if pci is not None else None,
+                        "mig_devices": _mig_uuids(read, f"gpu{index}", h) if mig and mig[0] else None})
+    found, _ = gpus.nvml_device_for(ordinal, devices, visible=visible, order=order, identity=identity)
+    return None if found is None else found["index"]
 
 
 def _throttle_reasons(nv, read: _Reader, label: str, h) -> list[str] | None:

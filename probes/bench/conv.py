@@ -4,11 +4,14 @@ output channels) is checked against the same convolution in float64.
 
 Variants (torch): null = NCHW with cudnn.benchmark off (the defaults), "channels_last",
 "cudnn_benchmark", "channels_last+cudnn_benchmark"; the cudnn flag is restored afterwards.
+On a GPU, as for GEMM (gemm.py, the MAMF finder's method), an L2-sized buffer is zeroed before every
+timed call, outside the CUDA event pair, so a small input is not read from a warm L2.
 Case: {"dtype": "fp32", "n": 8, "c": 64, "h": 56, "w": 56, "k": 64, "r": 3, "s": 3,
-       "stride": 1, "pad": 1, "variant": null}.
+       "stride": 1, "pad": 1, "variant": null, "l2_flush": true}.
 """
 from .. import harness
 from . import common, gpu_select
+from .gemm import _l2_flush_buffer as l2_flush_buffer
 
 ITEMSIZE = {"fp64": 8, "fp32": 4, "bf16": 2, "fp16": 2}
 CHECK_CHANNELS = 4
@@ -84,7 +87,14 @@ def _prepare_torch(torch, device, case, record):
                                          stride=stride, padding=pad)
         return output[:1, :CHECK_CHANNELS].double().flatten().tolist(), ref.flatten().tolist()
 
-    return harness.Kernel(fn, check, timer=common.torch_timer(torch, dev), tol=tol,
+    before = None
+    if dev.type == "cuda" and case.get("l2_flush", True):
+        flush = l2_flush_buffer(torch, dev)
+        params["l2_flush_bytes"] = flush.numel() * flush.element_size()
+
+        def before():
+            flush.zero_()
+    return harness.Kernel(fn, check, before, timer=common.torch_timer(torch, dev), tol=tol,
                           cleanup=lambda: [undo() for undo in restore])
 
 

@@ -79,3 +79,23 @@ def select(family, cases, cap, hip=None, arch=None, has_scaled_mm=True, sdpa_enu
             reason = None
         out.append((case, reason))
     return out
+
+
+def device_identity(torch, dev):
+    """What CUDA itself says the device is, for the host to find its NVML device (PCI bus id, else
+    UUID) whatever CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER did to the numbering. The UUID is written
+    with NVML's "GPU-" prefix so that the Run's redaction treats it like every other GPU UUID.
+    Fields this torch does not expose are left out."""
+    out = {}
+    try:
+        props = torch.cuda.get_device_properties(dev)
+    except Exception:
+        return out
+    uuid = getattr(props, "uuid", None)
+    text = str(uuid) if uuid is not None else ""
+    if text:
+        out["device_uuid"] = text if text.startswith(("GPU-", "MIG-")) else "GPU-" + text
+    parts = [getattr(props, name, None) for name in ("pci_domain_id", "pci_bus_id", "pci_device_id")]
+    if all(isinstance(p, int) and not isinstance(p, bool) for p in parts):
+        out["pci_bus_id"] = "%04x:%02x:%02x.0" % tuple(parts)
+    return out

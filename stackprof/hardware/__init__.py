@@ -43,11 +43,19 @@ def _cpu_peak(record: dict, environment: dict, estimate: dict | None) -> dict | 
 
 
 def _gpu_device(record: dict, environment: dict) -> tuple[str | None, dict]:
+    """The device's name (CUDA's own, else NVML's) and the NVML facts of the GPU that CUDA ordinal
+    really is: by PCI bus id or UUID when the record has them, else through CUDA_VISIBLE_DEVICES and
+    CUDA_DEVICE_ORDER as the target saw them; {} when that cannot be known (never another GPU's)."""
     device = record.get("device") or ""
-    index = int(device.split(":", 1)[1]) if ":" in device else 0
-    nvml = next((d for d in ((environment.get("gpus") or {}).get("devices") or [])
-                 if d.get("index") == index), {})
-    name = (record.get("params") or {}).get("device_name") or nvml.get("name")
+    tail = device.split(":", 1)[1] if ":" in device else "0"
+    params = record.get("params") or {}
+    env = ((environment.get("env_vars") or {}).get("vars") or {}) if isinstance(environment.get("env_vars"), dict) else {}
+    nvml, how = gpus.nvml_device_for(int(tail) if tail.isdigit() else -1,
+                                     (environment.get("gpus") or {}).get("devices") or [],
+                                     visible=env.get("CUDA_VISIBLE_DEVICES"), order=env.get("CUDA_DEVICE_ORDER"),
+                                     identity={"uuid": params.get("device_uuid"), "pci_bus_id": params.get("pci_bus_id")})
+    nvml = dict(nvml or {}, matched_by=how) if nvml else {}
+    name = params.get("device_name") or nvml.get("name")
     return name, nvml
 
 
@@ -60,7 +68,8 @@ def _gpu_peak(record: dict, environment: dict) -> dict | None:
         if value is None:
             return None
         return {"value": value, "unit": "GB/s", "source": f"PCIe gen {pcie.get('gen_max')} x{pcie.get('width_max')} "
-                "per direction (link maximum from NVML)", "verified": True}
+                "per direction (link maximum from NVML)", "verified": True,
+                "nvml_device": {"index": nvml.get("index"), "name": nvml.get("name"), "matched_by": nvml.get("matched_by")}}
     spec = gpus.lookup(name)
     if spec is None:
         return None
@@ -72,7 +81,12 @@ def _gpu_peak(record: dict, environment: dict) -> dict | None:
         peak = {"value": tflops * 1000.0, "unit": "GFLOP/s", "source": spec.source, "model": spec.model,
                 "precision": prec, "note": spec.note, "verified": prec not in spec.unverified}
         if op == "gemm" and spec.mamf and spec.mamf.get(prec):
-            peak["achievable"] = {"value": spec.mamf[prec] * 1000.0, "source": gpus.MAMF_SOURCE}
+            tflops, measured_on = spec.mamf[prec]
+            borrowed = prec in spec.mamf_borrowed
+            peak["achievable"] = {"value": tflops * 1000.0, "source": gpus.MAMF_SOURCE, "measured_on": measured_on,
+                                  "borrowed": borrowed}
+            if borrowed:
+                peak["achievable"]["note"] = f"measured on {measured_on}, not on a {spec.model}"
         return peak
     if unit == "GB/s" and op in MEMORY_OPS and spec.mem_tbps:
         return {"value": spec.mem_tbps * 1000.0, "unit": "GB/s", "source": spec.source, "model": spec.model,

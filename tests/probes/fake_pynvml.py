@@ -30,6 +30,11 @@ class NVMLError_InvalidArgument(NVMLError):
         super().__init__(2, "Invalid Argument")
 
 
+class NVMLError_NotFound(NVMLError):
+    def __init__(self):
+        super().__init__(6, "Not Found")
+
+
 class NVMLError_LibraryNotFound(NVMLError):
     def __init__(self):
         super().__init__(12, "NVML Shared Library Not Found")
@@ -48,13 +53,32 @@ GPUS = [
 ]
 
 
+# A host with two different GPUs, NVML index order = PCI bus order: an H100 and an A100 whose link
+# maximum is Gen4 x16, so a peak or a sample read from the wrong one shows. The A100 is split into MIG
+# instances when `mig=True` is asked for.
+MIXED = [
+    dict(GPUS[0]),
+    {"name": "NVIDIA A100-SXM4-80GB", "uuid": "GPU-5e6f7a8b-1234-5678-9abc-def012345678",
+     "bus": "00000000:3B:00.0", "pcie": (4, 4, 16, 16), "reasons": 0x0, "sm": 1410, "power": 250000,
+     "limit": 400000, "numa": 1, "affinity": [0xFFFF0000], "capability": (8, 0),
+     "mig": ["MIG-11112222-3333-4444-5555-666677778888"]},
+]
+
+
 class _Handle:
-    def __init__(self, index):
-        self.index, self.gpu = index, GPUS[index]
+    def __init__(self, index, table):
+        self.index, self.gpu = index, table[index]
 
 
-def _make(calls, driver_loaded=True, no_permission=()):
-    """A module object; `calls` records every function name called."""
+class _MigHandle:
+    def __init__(self, uuid):
+        self.uuid = uuid
+
+
+def _make(calls, driver_loaded=True, no_permission=(), gpus=None, mig=False):
+    """A module object; `calls` records every function name called. `gpus`: the device table (GPUS by
+    default); `mig`: devices with a "mig" list run in MIG mode with those instances."""
+    table = gpus or GPUS
     m = types.ModuleType("pynvml")
     for name, value in list(globals().items()):
         if name.startswith(("NVMLError", "NVML_", "nvmlClocks")):
@@ -80,12 +104,12 @@ def _make(calls, driver_loaded=True, no_permission=()):
     fn("nvmlSystemGetDriverVersion")(lambda: "550.54.15")
     fn("nvmlSystemGetCudaDriverVersion")(lambda: 12040)
     fn("nvmlSystemGetNVMLVersion")(lambda: "12.550.54.15")
-    fn("nvmlDeviceGetCount")(lambda: len(GPUS))
-    fn("nvmlDeviceGetHandleByIndex")(lambda i: _Handle(i))
+    fn("nvmlDeviceGetCount")(lambda: len(table))
+    fn("nvmlDeviceGetHandleByIndex")(lambda i: _Handle(i, table))
     fn("nvmlDeviceGetName")(lambda h: h.gpu["name"])
-    fn("nvmlDeviceGetUUID")(lambda h: h.gpu["uuid"])
+    fn("nvmlDeviceGetUUID")(lambda h: h.uuid if isinstance(h, _MigHandle) else h.gpu["uuid"])
     fn("nvmlDeviceGetPciInfo")(lambda h: types.SimpleNamespace(busId=h.gpu["bus"].encode()))
-    fn("nvmlDeviceGetCudaComputeCapability")(lambda h: (9, 0))
+    fn("nvmlDeviceGetCudaComputeCapability")(lambda h: h.gpu.get("capability", (9, 0)))
     fn("nvmlDeviceGetMemoryInfo")(lambda h: types.SimpleNamespace(total=85520809984, used=524288000, free=0))
     fn("nvmlDeviceGetClockInfo")(lambda h, c: h.gpu["sm"] if c == NVML_CLOCK_SM else 2619)
     fn("nvmlDeviceGetMaxClockInfo")(lambda h, c: 1980 if c == NVML_CLOCK_SM else 2619)
@@ -99,7 +123,20 @@ def _make(calls, driver_loaded=True, no_permission=()):
     fn("nvmlDeviceGetMaxPcieLinkWidth")(lambda h: h.gpu["pcie"][3])
     fn("nvmlDeviceGetPersistenceMode")(lambda h: 1)
     fn("nvmlDeviceGetEccMode")(lambda h: [1, 1])
-    fn("nvmlDeviceGetMigMode")(lambda h: [0, 0])
+    fn("nvmlDeviceGetMigMode")(lambda h: [1, 1] if mig and h.gpu.get("mig") else [0, 0])
+
+    @fn("nvmlDeviceGetMaxMigDeviceCount")
+    def _max_mig(h):
+        if not (mig and h.gpu.get("mig")):
+            raise NVMLError_NotSupported()
+        return 7
+
+    @fn("nvmlDeviceGetMigDeviceHandleByIndex")
+    def _mig_handle(h, i):
+        instances = h.gpu.get("mig") or []
+        if i >= len(instances):
+            raise NVMLError_NotFound()
+        return _MigHandle(instances[i])
     fn("nvmlDeviceGetTemperature")(lambda h, sensor: 41 + h.index)
     fn("nvmlDeviceGetPerformanceState")(lambda h: 0)
     fn("nvmlDeviceGetUtilizationRates")(lambda h: types.SimpleNamespace(gpu=0, memory=0))

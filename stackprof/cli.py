@@ -17,8 +17,8 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from stackprof.commands import bench, compare, probe, report, run
-    for module in (probe, bench, run, report, compare):
+    from stackprof.commands import bench, compare, probe, profile, report, run
+    for module in (probe, bench, run, report, compare, profile):
         cli.add_command(module.command)
 
 

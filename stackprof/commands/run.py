@@ -25,8 +25,16 @@ DEFAULT_OUTDIR = "stackprof-report"
 @only_option
 @device_option
 @redact_option
-def command(mode, pythons, labels, outdir, budget, no_verify, only, device, no_redact):
+@click.option("--profile", "profile", is_flag=True, default=False,
+              help="Also profile COMMAND (given after --) with py-spy, in the same Run and report "
+                   "(the defaults of `stackprof profile`).")
+@click.argument("program", nargs=-1, type=click.UNPROCESSED, metavar="[-- COMMAND [ARGS]…]")
+def command(mode, pythons, labels, outdir, budget, no_verify, only, device, no_redact, profile, program):
     """Diagnose an environment: facts, benchmarks, ranked findings proven by experiment, and a report."""
+    if profile != bool(program):
+        raise click.UsageError("--profile needs the program to profile after --, and a program needs --profile")
+    if profile and len(pythons) > 1:
+        raise click.UsageError("--profile works with one interpreter; profile each environment separately")
     mode = mode or "default"
     from stackprof import bench
     from stackprof.model import Run
@@ -56,14 +64,25 @@ def command(mode, pythons, labels, outdir, budget, no_verify, only, device, no_r
     except KeyboardInterrupt:
         interrupted = True
         run.add_error("run", "run", "interrupted: the report holds what was finished", kind="partial")
+    recording = None
+    if profile and not interrupted:               # probe + bench + diagnose first, then the workload
+        from stackprof.profile import session
+        recording = session.profile_run(run, list(program), echo)
+        interrupted = bool(recording and recording.interrupted)
     run = finalize(run, redact=redact)
     paths = write_outputs(run, Path(outdir))
+    if recording is not None:
+        from stackprof.profile import session
+        raw = session.keep_raw(recording, Path(outdir), redact)
+        paths.update({"raw": raw} if raw else {})
     from stackprof.render import render
     click.echo(render(run, "terminal"), nl=False)
     click.echo("")
-    for fmt in ("html", "md", "json"):
+    for fmt in ("html", "md", "json", "raw"):
         if fmt in paths:
             click.echo(f"wrote {paths[fmt]}")
     sys.stdout.flush()
     if interrupted:
         raise KeyboardInterrupt
+    if recording is not None and session.exit_code(recording):
+        sys.exit(session.exit_code(recording))

@@ -12,8 +12,8 @@ from __future__ import annotations
 from importlib import import_module
 
 PARTS: tuple[str, ...] = (
-    # "stackprof.render.parts.profile",
-    # "stackprof.render.parts.dist",
+    "stackprof.render.parts.profile",
+    "stackprof.render.parts.dist",
 )
 
 

@@ -1,0 +1,132 @@
+"""stackprof profile: where a real program's time goes (py-spy), tied back to the environment's facts."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from stackprof.commands.options import label_option, redact_option
+from stackprof.profile.record import DEFAULT_RATE, Options
+
+DEFAULT_OUTDIR = "stackprof-profile"
+
+
+def profile_options(fn):
+    """The sampling options, shared with `stackprof run --profile`."""
+    for option in reversed([
+        click.option("--rate", type=click.IntRange(1, 1000), default=DEFAULT_RATE, show_default=True, metavar="HZ",
+                     help="Samples per second (py-spy --rate)."),
+        click.option("--duration", type=click.FloatRange(min=1.0), default=None, metavar="S",
+                     help="Stop after S seconds; a launched program still running then is stopped (SIGINT, then "
+                          "SIGTERM, then SIGKILL, 5 s apart). Default: until the program ends or Ctrl-C."),
+        click.option("--native/--no-native", default=None,
+                     help="Native frames (C/C++/Cython: which BLAS, oneDNN, CUDA, framework code). Default: on where "
+                          "py-spy supports them (Linux x86-64/ARM, Windows x86-64); they need py-spy's blocking mode, "
+                          "which pauses the program briefly at each sample."),
+        click.option("--subprocesses", is_flag=True, default=False,
+                     help="Also sample child processes (DataLoader workers, torchrun ranks). Their CPU time is "
+                          "measured from /proc either way."),
+        click.option("--idle/--no-idle", default=True, show_default=True,
+                     help="Keep samples of waiting threads, so a sleeping or waiting program shows as such."),
+        click.option("--nonblocking", is_flag=True, default=False,
+                     help="py-spy --nonblocking: never pause the program (Python frames only, no native frames)."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def options_from(rate, duration, native, subprocesses, idle, nonblocking) -> Options:
+    if nonblocking and native:
+        raise click.UsageError("--nonblocking cannot collect native frames: drop --native or --nonblocking")
+    return Options(rate=rate, duration_s=duration, native=False if nonblocking else native,
+                   subprocesses=subprocesses, idle=idle, nonblocking=nonblocking)
+
+
+@click.command("profile", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--pid", type=int, default=None, help="Attach to a running process instead of launching COMMAND "
+              "(needs CAP_SYS_PTRACE, or kernel.yama.ptrace_scope=0 and the same user).")
+@profile_options
+@click.option("--python", "python", default=None, metavar="PATH",
+              help="Interpreter whose environment to probe (default: the program's own: COMMAND's interpreter, "
+                   "its #! line, or the PID's executable).")
+@click.option("--no-probe", is_flag=True, default=False, help="Skip the environment probe (facts).")
+@label_option
+@click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default=DEFAULT_OUTDIR,
+              show_default=True, help="Directory for report.html, report.md, run.json and the raw profile.")
+@redact_option
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="-- COMMAND [ARGS]…")
+def command(pid, rate, duration, native, subprocesses, idle, nonblocking, python, no_probe, labels, outdir,
+            no_redact, command):
+    """Profile a program with py-spy and attribute every sample to what matters for ML speed: Python code,
+    the named BLAS library and kernel, oneDNN, framework native code and dispatch, CUDA calls and
+    synchronisation, data loading, GIL waits, thread-pool spin, idle — per thread, per process and in
+    total — next to the environment's facts and findings. Writes report.html, report.md, run.json and
+    profile.collapsedstack.txt. Returns the program's exit status."""
+    from stackprof.profile import session
+
+    if (pid is None) == (not command):
+        raise click.UsageError("give a command after -- (stackprof profile -- python train.py) or --pid PID")
+    opts = options_from(rate, duration, native, subprocesses, idle, nonblocking)
+    redact = not no_redact
+
+    def echo(message: str) -> None:
+        click.echo(f"stackprof: {message}", err=True)
+
+    rec = session.record(opts, command=list(command) or None, pid=pid, say=echo)
+    interrupted = rec.interrupted
+    run = _run_for(rec, command, pid, python, no_probe, labels, redact, echo)
+    try:
+        paths = _write(run, rec, outdir, redact)
+    except KeyboardInterrupt:          # a Ctrl-C while writing: the document first, then stop
+        interrupted = True
+        paths = {}
+    from stackprof.render import render
+    from stackprof.render.parts import profile as profile_part
+    click.echo(render(run, "terminal"), nl=False)
+    click.echo(profile_part.terminal(run), nl=False)
+    for name, path in paths.items():
+        click.echo(f"wrote {path}")
+    sys.stdout.flush()
+    if interrupted:
+        raise KeyboardInterrupt
+    code = session.exit_code(rec)
+    if code:
+        echo(f"the program exited with status {rec.exit_status}; the profile is kept")
+        sys.exit(code)
+
+
+def _run_for(rec, command, pid, python, no_probe, labels, redact, echo):
+    from stackprof.analyze import analyze
+    from stackprof.pipeline import finalize, new_run, run_stage
+    from stackprof.profile import session
+
+    label = labels[0] if labels else (Path(command[0]).name if command else f"pid-{pid}")
+    run = new_run(label, mode="profile", redact=redact)
+    interpreter, how = (python, "--python") if python else session.interpreter_for(list(command) or None, pid)
+    if not no_probe:
+        if interpreter:
+            echo(f"probing {interpreter} ({how})")
+            run_stage(run, "probe", _probe, interpreter, run)
+        else:
+            run.add_error("probe", "profile", f"no environment facts: {how} (use --python PATH)", kind="skipped")
+    run_stage(run, "profile", session.attach, run, rec)
+    run_stage(run, "analyze", analyze, run)
+    run_stage(run, "analyze_profile", session.add_findings, run)   # P1 reads the other rules' findings
+    return finalize(run, redact=redact)
+
+
+def _probe(interpreter: str, run) -> None:
+    from stackprof.collect import collect_facts
+    from stackprof.target import Target
+    collect_facts(Target(interpreter), run)
+
+
+def _write(run, rec, outdir, redact) -> dict:
+    from stackprof.pipeline import write_outputs
+    from stackprof.profile import session
+    raw = session.keep_raw(rec, outdir, redact)
+    paths = write_outputs(run, Path(outdir))
+    if raw:
+        paths["raw"] = raw
+    return paths

@@ -1,0 +1,145 @@
+"""Compare the workload profiles of several Runs: how each category's share of the time moved.
+
+``compare_profiles(runs)`` is pure (Runs in, a section dict out; None when fewer than two Runs carry a
+profile). The renderers (markdown/html/terminal) only format that dict. Shares are compared, not
+seconds: two runs of the same program on different environments differ in length, and the question
+is where each spends its time (e.g. BLAS 62% → 18% after a fix)."""
+from __future__ import annotations
+
+from stackprof.profile import categories as table
+
+NOTABLE_PP = 5.0          # a change of at least 5 percentage points is called out
+
+
+def _main_shares(prof: dict) -> dict[str, float]:
+    main = prof.get("main_thread") if isinstance(prof.get("main_thread"), dict) else {}
+    cats = [c for c in main.get("categories") or [] if isinstance(c, dict)]
+    work = sum(c.get("samples") or 0 for c in cats if c.get("id") != "startup")
+    return {c["id"]: (c.get("samples") or 0) / work for c in cats if c.get("id") != "startup" and work}
+
+
+def _busy_shares(prof: dict) -> dict[str, float]:
+    return {c["id"]: c.get("share_busy") or 0.0 for c in prof.get("categories") or []
+            if isinstance(c, dict) and c.get("id") != "idle"}
+
+
+def compare_profiles(runs: list) -> dict | None:
+    profiled = [r for r in runs if isinstance(getattr(r, "profile", None), dict) and r.profile.get("categories")]
+    if len(profiled) < 2:
+        return None
+    mains = [_main_shares(r.profile) for r in profiled]
+    busys = [_busy_shares(r.profile) for r in profiled]
+    ids = [c.id for c in table.REPORTED if any(c.id in m or c.id in b for m, b in zip(mains, busys))]
+    rows = []
+    for cid in ids:
+        main = [round(m.get(cid, 0.0), 4) for m in mains]
+        busy = [round(b.get(cid, 0.0), 4) for b in busys]
+        rows.append({"id": cid, "label": table.LABELS.get(cid, cid), "main": main, "busy": busy,
+                     "delta_pp": [round(100 * (v - main[0]), 1) for v in main]})
+    rows.sort(key=lambda r: -max(abs(d) for d in r["delta_pp"]))
+    notes = []
+    commands = {" ".join(map(str, r.profile.get("command") or [])) or f"pid {r.profile.get('pid')}" for r in profiled}
+    if len(commands) > 1:
+        notes.append("the runs profiled different commands: shares compare different workloads")
+    for r in profiled:
+        if not (r.profile.get("native") or {}).get("used"):
+            notes.append(f"{r.label}: no native frames — its BLAS/framework time is counted as Python")
+        for w in r.profile.get("warnings") or []:
+            if w.startswith("only "):
+                notes.append(f"{r.label}: {w}")
+    notable = [r for r in rows if max(abs(d) for d in r["delta_pp"]) >= NOTABLE_PP]
+    return {
+        "runs": [{"label": r.label, "run_id": r.run_id, "command": r.profile.get("command"),
+                  "samples": (r.profile.get("samples") or {}).get("total"), "duration_s": r.profile.get("duration_s"),
+                  "native": (r.profile.get("native") or {}).get("used"),
+                  "blas": (r.profile.get("blas") or {}).get("library") if isinstance(r.profile.get("blas"), dict) else None,
+                  "blas_kernel": (r.profile.get("blas") or {}).get("kernel_in_frames")
+                  if isinstance(r.profile.get("blas"), dict) else None}
+                 for r in profiled],
+        "basis": "main: share of the main thread's samples outside start-up (the program's wall time); busy: share "
+                 "of the non-idle samples of every sampled thread; delta_pp: main share minus the first run's, in "
+                 "percentage points",
+        "categories": rows,
+        "notable": [{"id": r["id"], "label": r["label"], "delta_pp": r["delta_pp"]} for r in notable],
+        "notes": notes,
+    }
+
+
+# ---- renderers (format only) -------------------------------------------------------------------------
+
+def _pct(v) -> str:
+    return "—" if not isinstance(v, (int, float)) else f"{100 * v:.1f}%"
+
+
+def _pp(v) -> str:
+    return "—" if not isinstance(v, (int, float)) else f"{v:+.1f} pp"
+
+
+def table_rows(section: dict) -> list[list[str]]:
+    rows = []
+    for r in section.get("categories") or []:
+        cells = [str(r.get("label"))]
+        for main, busy in zip(r.get("main") or [], r.get("busy") or []):
+            cells.append(f"{_pct(main)} ({_pct(busy)} busy)")
+        cells += [_pp(d) for d in (r.get("delta_pp") or [])[1:]]
+        rows.append(cells)
+    return rows
+
+
+def columns(section: dict) -> list[str]:
+    labels = [str(r.get("label")) for r in section.get("runs") or []]
+    return ["category"] + labels + [f"Δ {label}" for label in labels[1:]]
+
+
+def headline(section: dict) -> str:
+    notable = section.get("notable") or []
+    runs = section.get("runs") or []
+    if not notable or len(runs) < 2:
+        return "No category's share of the main thread moved by 5 percentage points or more."
+    parts = []
+    for n in notable[:3]:
+        r = next((c for c in section["categories"] if c["id"] == n["id"]), None)
+        if r:
+            parts.append(f"{n['label']} {_pct(r['main'][0])} → {_pct(r['main'][-1])}")
+    return f"{runs[0]['label']} → {runs[-1]['label']}: " + "; ".join(parts)
+
+
+def markdown(section: dict | None) -> str:
+    if not section:
+        return ""
+    from stackprof.render.escape import md_text
+    cols = columns(section)
+    lines = ["## Profiles compared", "", md_text(headline(section), 400), "",
+             "| " + " | ".join(md_text(c, 60) for c in cols) + " |",
+             "|---|" + "---:|" * (len(cols) - 1)]
+    for row in table_rows(section):
+        lines.append("| " + " | ".join(md_text(c, 80) for c in row) + " |")
+    lines += ["", f"_{md_text(section.get('basis', ''), 400)}_"]
+    lines += [f"- {md_text(n, 300)}" for n in section.get("notes") or []]
+    return "\n".join(lines) + "\n"
+
+
+def html(section: dict | None):
+    if not section:
+        return None
+    from markupsafe import Markup, escape
+
+    from stackprof.render.html import macros
+    m = macros()
+    notes = "".join(f"<li>{escape(n)}</li>" for n in section.get("notes") or [])
+    return (Markup(f"<p><b>{escape(headline(section))}</b></p>")
+            + m.data_table(columns(section), table_rows(section))
+            + Markup(f'<p class="muted">{escape(section.get("basis", ""))}</p>')
+            + (Markup(f"<ul>{notes}</ul>") if notes else Markup("")))
+
+
+def terminal(section: dict | None) -> str:
+    if not section:
+        return ""
+    from stackprof.render.escape import one_line
+    cols = columns(section)
+    out = ["Profiles compared: " + one_line(headline(section), 200)]
+    out.append("  " + " | ".join(one_line(c, 28) for c in cols))
+    for row in table_rows(section):
+        out.append("  " + " | ".join(one_line(c, 44) for c in row))
+    return "\n".join(out) + "\n"

@@ -126,6 +126,7 @@ def base_record(spec, probe, task_args):
         "work": {"flops": spec.get("flops"), "bytes": spec.get("bytes")},
         "samples_s": [], "inner": 1, "timing": None, "method": dict(METHOD), "check": None,
         "status": "ok", "reason": None, "task": {"probe": probe, "args": task_args},
+        "role": spec.get("role"),      # "search": a shape searched for (not a stable case)
     }
 
 

@@ -1,9 +1,15 @@
 """What each mode measures: benchmark families, frameworks, devices and shapes.
 
---quick  a few representative shapes per family (CPU part sized to finish in ~20 s on 2 cores);
-default  more shapes and dtypes; --full  a MAMF-style GEMM shape sweep (the best result and its
-shape are reported as max achievable) plus the default suite.
-Host memory benchmarks are sized from the last-level cache (STREAM rule: each array >= 4x LLC).
+--quick  a few representative shapes per family (CPU part sized to finish in ~20 s on 2 cores); no
+         torch.compile case: a first compile alone takes 10–20 s of C++ builds on 2 cores;
+default  more shapes and dtypes, torch.compile (its compile time and cache state reported as a
+         first-run cost), and per library and dtype a short search for the machine's best GEMM shape
+         (MAMF-style, around the best square; the shape found is a result, not part of the case id);
+--full   a wider GEMM sweep plus the default suite.
+Host memory benchmarks are sized from stable facts only — the last-level cache and the memory the
+machine or container has in total, never the momentary free memory — so the same environment gets
+the same case ids in every run: STREAM's rule (each array ≥ 4× the LLC) capped at ARRAY_CAP (a VM
+that reports a huge LLC would otherwise ask for GBs) and at a 1/32 of the memory.
 GPU cases are planned for every capability; the probe skips what the device cannot run
 (probes/bench/gpu_select.py) with the reason.
 """
@@ -21,7 +27,11 @@ ALIASES = {"conv2d": "conv", "sdpa": "attention", "memory": "stream", "bandwidth
            "h2d": "transfer", "d2h": "transfer", "reduction": "elementwise", "softmax": "elementwise",
            "launch": "dispatch", "mlp": "compile", "matmul": "gemm"}
 MIB = 1024 * 1024
-DEFAULT_LLC = 64 * MIB          # when the system facts give none: arrays of 256 MiB stay >= 4x
+DEFAULT_LLC = 64 * MIB          # when the system facts give none
+ARRAY_CAP = 256 * MIB           # per array, every mode: keeps --quick inside its time on any machine
+ARRAY_FLOOR = 16 * MIB
+ARRAY_STEP = 16 * MIB           # sizes are multiples of this: a re-measured LLC cannot move the id by a byte
+SEARCH_BUDGET_S = {"default": 2.0, "full": 6.0}   # per library and dtype, searching the best GEMM shape
 
 
 @dataclass
@@ -66,16 +76,21 @@ def _conv(dtype, shapes, variants=(None,)):
 
 
 def _host_sizes(environment: dict) -> tuple[int, int]:
-    """(fp64 STREAM elements, elementwise rows of 4096 fp32) for arrays of >= 4x the LLC."""
+    """(fp64 STREAM elements, elementwise rows of 4096 fp32): arrays of 4× the LLC within
+    [ARRAY_FLOOR, ARRAY_CAP] and at most 1/32 of the memory (three arrays and their copies)."""
     system = environment.get("system") or {}
     llc = (system.get("cpu") or {}).get("llc_bytes") or DEFAULT_LLC
-    array_bytes = max(4 * llc, 64 * MIB)
-    available = (system.get("memory") or {}).get("available_bytes")
-    if available:                       # three arrays in at most a quarter of the free memory
-        array_bytes = max(16 * MIB, min(array_bytes, available // 12))
-    stream_n = array_bytes // 8
-    rows = -(-array_bytes // (4 * 4096) // 64) * 64
-    return int(stream_n), int(rows)
+    memory = [(system.get("memory") or {}).get("total_bytes"), (system.get("cgroup") or {}).get("memory_limit_bytes")]
+    memory = [m for m in memory if isinstance(m, int) and m > 0]
+    array_bytes = min(4 * llc, ARRAY_CAP, *(m // 32 for m in memory))
+    array_bytes = max(ARRAY_FLOOR, array_bytes // ARRAY_STEP * ARRAY_STEP)
+    return int(array_bytes // 8), int(array_bytes // (4 * 4096))
+
+
+def search_cases(dtypes: list[str], mode: str) -> list[dict]:
+    """One search per dtype for the shape where this library's GEMM is fastest (probes/bench/gemm.py)."""
+    return [{"dtype": dt, "search": {"budget_s": SEARCH_BUDGET_S[mode]}} for dt in dtypes] \
+        if mode in SEARCH_BUDGET_S else []
 
 
 def cpu_suite(mode: str, environment: dict) -> list[Group]:
@@ -86,6 +101,7 @@ def cpu_suite(mode: str, environment: dict) -> list[Group]:
     stream = [{"kernel": k, "dtype": "fp64", "n": stream_n} for k in ("copy", "scale", "add", "triad")]
     mlp = [{"dtype": "fp32", "batch": 32, "dims": [256, 1024, 256], "mode": m} for m in ("eager", "compile")]
     if mode == "quick":
+        mlp = mlp[:1]                  # eager only: see the module's docstring
         return [
             Group("gemm", "numpy", "cpu", _gemm("fp32", [1024]) + _gemm("fp64", [1024])),
             Group("gemm", "torch", "cpu", _gemm("fp32", [1024]) + _gemm("bf16", [1024])),
@@ -103,10 +119,13 @@ def cpu_suite(mode: str, environment: dict) -> list[Group]:
     attention = [{"dtype": dt, "b": 4, "h": 8, "s": 1024, "d": 64, "backend": be}
                  for dt in ("fp32", "bf16") for be in (None, "math")]
     return [
-        Group("gemm", "numpy", "cpu", _gemm("fp32", squares) + _gemm("fp64", squares[::2] if mode == "full" else [1024])),
-        Group("gemm", "torch", "cpu", _gemm("fp32", squares) + _gemm("bf16", squares) + _gemm("fp16", [512])),
-        Group("gemm", "tensorflow", "cpu", _gemm("fp32", [1024, 2048]) + _gemm("bf16", [2048])),
-        Group("gemm", "jax", "cpu", _gemm("fp32", [1024, 2048]) + _gemm("bf16", [2048])),
+        Group("gemm", "numpy", "cpu", _gemm("fp32", squares) + _gemm("fp64", squares[::2] if mode == "full" else [1024])
+              + search_cases(["fp32", "fp64"], mode)),
+        Group("gemm", "torch", "cpu", _gemm("fp32", squares) + _gemm("bf16", squares) + _gemm("fp16", [512])
+              + search_cases(["fp32", "bf16"], mode)),
+        Group("gemm", "tensorflow", "cpu", _gemm("fp32", [1024, 2048]) + _gemm("bf16", [2048])
+              + search_cases(["fp32"], mode)),
+        Group("gemm", "jax", "cpu", _gemm("fp32", [1024, 2048]) + _gemm("bf16", [2048]) + search_cases(["fp32"], mode)),
         Group("conv", "torch", "cpu", _conv("fp32", convs) + _conv("fp32", [resnet], ["channels_last"])
               + _conv("bf16", [resnet], [None, "channels_last"])),
         Group("conv", "tensorflow", "cpu", _conv("fp32", convs)),
@@ -126,7 +145,8 @@ def gpu_suite(mode: str, device: str) -> list[Group]:
         big = [(m, 4096, 4096) for m in range(1024, 16385, 1024)] + [2048, 8192, 12288, (2048, 2048, 13312)]
     warm = {"device_warmup_s": 5.0 if mode == "quick" else 15.0}
     gemm = (_gemm("fp32", big[:2] if mode == "full" else big) + _gemm("fp32", big, "tf32")
-            + _gemm("bf16", big) + _gemm("fp16", big if mode != "quick" else [8192]) + _gemm("fp8", big))
+            + _gemm("bf16", big) + _gemm("fp16", big if mode != "quick" else [8192]) + _gemm("fp8", big)
+            + search_cases(["bf16"], mode))
     conv_variants = (None, "cudnn_benchmark", "channels_last", "channels_last+cudnn_benchmark")
     conv = _conv("bf16", [(32, 128, 56, 128, 3, 1)], conv_variants)
     if mode != "quick":

@@ -13,16 +13,28 @@ Case: {"dtype": "fp32", "m": 1024, "n": 1024, "k": 1024, "variant": null|"tf32",
 import os
 
 from .. import harness
-from . import common, gpu_select
+from . import common, gemm_search, gpu_select
 
 ITEMSIZE = {"fp64": 8, "fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1}
 
 
 def run(ctx, **args):
-    return common.drive(ctx, "bench.gemm", args, describe, PREPARE.get(args["framework"]))
+    prepare = PREPARE.get(args["framework"])
+    measured = {}                        # dtype -> {shape: GFLOP/s} of this task's plain cases, for the search
+    for record in common.drive(ctx, "bench.gemm", args, describe, prepare and _searching(prepare, measured)):
+        if record["status"] == "ok" and record.get("role") is None and record["samples_s"]:
+            shape = record["shape"]
+            median = sorted(record["samples_s"])[len(record["samples_s"]) // 2]
+            measured.setdefault(record["dtype"], {})[(shape["m"], shape["n"], shape["k"])] = \
+                record["work"]["flops"] / median / 1e9
+        yield record
 
 
 def describe(framework, device, case):
+    if case.get("search"):
+        return {"op": "gemm", "framework": framework, "device": device, "dtype": case["dtype"], "shape": {},
+                "shape_text": "searched", "variant": None, "unit": "GFLOP/s", "direction": "higher",
+                "flops": None, "bytes": None, "role": "search", "params": {}}
     m, n, k, dtype = int(case["m"]), int(case["n"]), int(case["k"]), case["dtype"]
     out_size = 2 if dtype == "fp8" else ITEMSIZE[dtype]
     return {
@@ -32,6 +44,26 @@ def describe(framework, device, case):
         "flops": 2.0 * m * n * k, "bytes": float((m * k + k * n) * ITEMSIZE[dtype] + m * n * out_size),
         "params": {"layout": "nt" if device.startswith("cuda") else "nn"},
     }
+
+
+def _searching(prepare):
+    """prepare() for plain cases; for a search case, the search first (gemm_search.py), then the
+    shape it found prepared like any case, with the record's shape and work set to it."""
+    def prepare_case(fw, device, case, record):
+        if not case.get("search"):
+            return prepare(fw, device, case, record)
+        def make(m, n, k):
+            return prepare(fw, device, dict(case, m=m, n=n, k=k, search=None), {"params": {}})
+        found = gemm_search.search(make, case, device)
+        if found is None:
+            raise harness.Skip("no GEMM shape could run in the search budget")
+        m, n, k = found.pop("shape")
+        itemsize = 2 if case["dtype"] == "fp8" else ITEMSIZE[case["dtype"]]
+        record["shape"] = {"m": m, "n": n, "k": k}
+        record["work"] = {"flops": 2.0 * m * n * k, "bytes": float((m * k + k * n + m * n) * itemsize)}
+        record["params"]["search"] = dict(found, budget_s=(case.get("search") or {}).get("budget_s"))
+        return prepare(fw, device, dict(case, m=m, n=n, k=k, search=None), record)
+    return prepare_case
 
 
 # The kernels themselves, one line each (a test replaces one with a wrong op to prove the check).

@@ -1,7 +1,8 @@
 """torch.compile (inductor) against eager on a small MLP: Linear -> GELU -> Linear, inference.
 Unit: microseconds per forward pass (lower is better); work.flops counts the two matmuls.
 Variant null = eager, "compile" = torch.compile(model). The compilation happens while the case is
-prepared and its wall time is recorded (params.compile_s, cold or from inductor's cache); when
+prepared and its wall time is recorded as a first-run cost of its own (params.compile_s, and
+params.compile_cache: "cold" when inductor compiled from scratch, "warm" when its cache had the graph); when
 inductor cannot work here the case is skipped with the reason (no C++ compiler for the CPU backend,
 no triton for the GPU backend, or the error torch.compile raised). On a machine with <= 4 CPUs
 inductor's compile workers are limited to 1 (params.compile_threads): a pool of worker
@@ -55,6 +56,26 @@ def compile_blocker(torch, dev):
     return None
 
 
+def _cache_counters(torch):
+    """inductor's FX graph cache hit/miss counters (a cold cache compiles C++/triton from scratch)."""
+    try:
+        from torch._dynamo.utils import counters
+        return dict(counters.get("inductor", {}))
+    except Exception:
+        return {}
+
+
+def _cache_state(before, after):
+    """"warm" (the compiled graph came from inductor's cache), "cold" (compiled from scratch) or None."""
+    def grew(key):
+        return after.get(key, 0) > before.get(key, 0)
+    if grew("fxgraph_cache_hit"):
+        return "warm"
+    if grew("fxgraph_cache_miss"):
+        return "cold"
+    return None
+
+
 def _model(torch, dev, dims, dtype):
     gen = torch.Generator(device="cpu").manual_seed(0)
     layers = []
@@ -88,12 +109,14 @@ def _prepare_torch(torch, device, case, record):
                 config.compile_threads = 1
                 params["compile_threads"] = 1
             forward = torch.compile(model)
+            hits = _cache_counters(torch)
             started = time.perf_counter()
             with torch.no_grad():
                 forward(x)
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             params["compile_s"] = time.perf_counter() - started
+            params["compile_cache"] = _cache_state(hits, _cache_counters(torch))
         except Exception as exc:
             raise harness.Skip("torch.compile does not work here: " + harness.describe_error(exc))
 

@@ -385,9 +385,20 @@ def benchmark_rows(run) -> list[dict]:
             "peak_share": _peak_share(rec),
             "peak_text": _peak_text(rec.get("peak")), "best_id": best.get("id"),
             "check": None if check is None else bool(check.get("ok")),
-            "reason": str(rec.get("reason") or ""),
+            "reason": "; ".join(t for t in (str(rec.get("reason") or ""), state_note(rec.get("state"))) if t),
         })
     return rows
+
+
+STATE_WORDS = {"throttled": "throttled by the CPU quota (sustained: part of the result)",
+               "stolen": "CPU time stolen by the hypervisor", "contended": "other work held the CPUs",
+               "gpu_clock_events": "GPU clock events while it ran"}
+
+
+def state_note(state) -> str:
+    """What the machine did while a case ran, when it makes the result suspect (machine_state.py)."""
+    flags = state.get("flags") if isinstance(state, dict) and isinstance(state.get("flags"), list) else []
+    return ", ".join(STATE_WORDS.get(str(f), str(f)) for f in flags)
 
 
 ESTIMATE_MARK = "*"

@@ -58,14 +58,39 @@ def test_plan_rejects_bad_options(kwargs, message):
 
 
 def test_host_arrays_are_four_times_the_last_level_cache():
-    env = {"system": {"cpu": {"llc_bytes": 32 * MIB}, "memory": {"available_bytes": 16 << 30}}}
+    env = {"system": {"cpu": {"llc_bytes": 32 * MIB}, "memory": {"total_bytes": 16 << 30, "available_bytes": 9 << 30}}}
     stream = next(g for g in cpu_suite("quick", env) if g.family == "stream")
     elementwise = next(g for g in cpu_suite("quick", env) if g.family == "elementwise")
     assert stream.cases[0]["n"] * 8 == 128 * MIB
-    assert elementwise.cases[0]["rows"] * 4096 * 4 >= 128 * MIB
-    small = {"system": {"cpu": {"llc_bytes": 96 * MIB}, "memory": {"available_bytes": 1 << 30}}}
+    assert elementwise.cases[0]["rows"] * 4096 * 4 == 128 * MIB
+
+
+def test_host_array_sizes_come_from_stable_facts_only():
+    """The same machine gets the same case ids in every run: free memory (which changes from run to
+    run) does not size the arrays; a VM reporting a 480 MiB LLC gets capped arrays, not 2 GB ones."""
+    base = {"cpu": {"llc_bytes": 32 * MIB}, "memory": {"total_bytes": 16 << 30}}
+    ids = set()
+    for free in (1 << 30, 5 << 30, 9 << 30):
+        env = {"system": {**base, "memory": {**base["memory"], "available_bytes": free}}}
+        ids.add(tuple((c.get("n"), c.get("rows")) for g in cpu_suite("quick", env)
+                      if g.family in ("stream", "elementwise") for c in g.cases))
+    assert len(ids) == 1
+    huge = {"system": {"cpu": {"llc_bytes": 480 * MIB}, "memory": {"total_bytes": 64 << 30}}}
+    stream = next(g for g in cpu_suite("quick", huge) if g.family == "stream")
+    assert stream.cases[0]["n"] * 8 == 256 * MIB
+    small = {"system": {"cpu": {"llc_bytes": 96 * MIB}, "memory": {"total_bytes": 2 << 30},
+                        "cgroup": {"memory_limit_bytes": 1 << 30}}}
     capped = next(g for g in cpu_suite("quick", small) if g.family == "stream")
-    assert 3 * capped.cases[0]["n"] * 8 <= (1 << 30) // 4           # a quarter of the free memory
+    assert capped.cases[0]["n"] * 8 == 32 * MIB                     # 1/32 of the container's 1 GiB
+
+
+def test_default_mode_searches_the_best_gemm_shape_per_dtype_and_quick_does_not():
+    default = {g.framework: g for g in cpu_suite("default", {}) if g.family == "gemm"}
+    searched = [c for c in default["torch"].cases if c.get("search")]
+    assert {c["dtype"] for c in searched} == {"fp32", "bf16"} and all(c["search"]["budget_s"] > 0 for c in searched)
+    assert not [c for g in cpu_suite("quick", {}) for c in g.cases if c.get("search")]
+    assert not [c for g in cpu_suite("quick", {}) if g.family == "compile" for c in g.cases
+                if c.get("mode") == "compile"]                     # a cold compile cannot fit --quick
 
 
 def test_finish_value_peak_best_and_headline():

@@ -12,6 +12,7 @@ from __future__ import annotations
 from importlib import import_module
 
 PARTS: tuple[str, ...] = (
+    "stackprof.render.parts.cold_start",
     "stackprof.render.parts.profile",
     "stackprof.render.parts.dist",
 )

@@ -230,3 +230,9 @@ def test_analyze_turns_a_broken_rule_into_an_error_entry(monkeypatch):
     analyze(run)
     assert any(e["source"] == "rule Z9" and "KeyError" in e["message"] for e in run.errors)
     assert any(f["id"] == "B3" for f in run.findings)          # the other rules still ran
+
+
+def test_tensorflow_import_is_not_judged_against_torchs_reference():
+    doc = fixture(CPU)
+    doc["environment"]["tensorflow"] = {"installed": True, "version": "2.21.0", "import_s": 6.0}
+    assert check("C11", doc) is None

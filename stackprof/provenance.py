@@ -171,6 +171,9 @@ def link_text(link: dict, environment: dict) -> str:
         hops.append("/etc/alternatives")
     owner = _dict(link.get("owner"))
     label = link.get("library") or os.path.basename(str(link.get("real_path") or "?"))
+    version = link.get("version")
+    if version and not str(owner.get("version") or "").split(":", 1)[-1].startswith(str(version)):
+        label = f"{label} {version}"              # OpenBLAS 0.3.27 behind conda's libcblas 3.9.0
     detail = ""
     if owner.get("package"):
         manager = owner.get("manager")

@@ -94,8 +94,8 @@ def finish(build, owners, dpkg, framework_modules):
             link["alternative"] = dpkg.alternative(link["alternative"]) or {"name": link["alternative"]}
         if mapped is not None:
             link["loaded"] = link["real_path"] in mapped
-        if owner and owner.get("version") and owner.get("manager") in ("python", "conda"):
-            link["version"] = owner["version"]
+        if not link["version"] and owner and owner.get("manager") == "python":
+            link["version"] = owner["version"]     # nvidia-cudnn-cu12 9.1.0.70 for libcudnn.so.9
     build.pop("_tops", None)
     return build
 

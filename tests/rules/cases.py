@@ -175,6 +175,11 @@ CASES = {
     "M4": (CPU, lambda d: set_path(d, "benchmarks[0].check", {"ok": False, "max_rel_err": 0.5, "tol": 1e-4}), None),
 }
 
+# Rules whose firing cases live with their own area's tests (same format): one line each.
+from tests.profile.rule_cases import CASES as PROFILE_CASES  # noqa: E402  (C12, P1–P6)
+
+CASES.update(PROFILE_CASES)
+
 # The measurement rules are being moved onto the one scale and to shape- and variant-true comparisons
 # by the lead (issue 10 items 2 and 4, rules/m_measured.py): judged on the healthy documents there.
 MEASUREMENT_RULES = ("M1", "M2", "M3", "M4")

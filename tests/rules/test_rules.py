@@ -28,8 +28,9 @@ def check(rule_id: str, doc: dict):
 
 def test_at_least_35_catalogue_rules_and_only_known_ids():
     assert len(set(RULES) & CATALOGUE) >= 35
-    # M: measurement rules; I: installation checks outside the catalogue (I1 packages installed twice)
-    assert all(i in CATALOGUE or re.fullmatch(r"[MI]\d+", i) for i in RULES)
+    # M: measurement rules; I: installation checks outside the catalogue (I1 packages installed twice);
+    # P: profile rules (stackprof/rules/p_profile.py); G: distributed runs
+    assert all(i in CATALOGUE or re.fullmatch(r"[MIPG]\d+", i) for i in RULES)
 
 
 def test_every_rule_has_a_firing_case():

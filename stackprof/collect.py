@@ -24,6 +24,7 @@ FACT_PROBES: list[tuple[str, str, float]] = [
     ("facts.torch", "torch", 120),
     ("facts.tensorflow", "tensorflow", 120),
     ("facts.jax", "jax", 120),
+    ("facts.kernels", "kernels", 60),
     ("facts.native_libs", "native_libs", 60),
 ]
 TIMEOUT_SCALE_ENV = "STACKPROF_PROBE_TIMEOUT_SCALE"   # e.g. 3 on a slow network filesystem

@@ -3,16 +3,18 @@ model/ISA/topology/frequency, transparent huge pages, memory. Absent facts are N
 import os
 import platform
 
-from . import _cgroup
+from . import _cgroup, _isa
 from ._files import cpu_list, key_values, numbered_dirs, read_int, read_line, read_text, selected
 
 CPU_SYS = "/sys/devices/system/cpu"
 
 # cpuinfo flag -> contract name (x86 names as /proc/cpuinfo spells them; Arm "Features" below).
+# The features that decide which ML kernel a library dispatches (shared/reference/cpu-dispatch.md).
 X86_FLAGS = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512dq", "avx512cd", "avx512bw",
              "avx512vl", "avx512_bf16", "avx512_vnni", "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16",
-             "amx_int8"]
-ARM_FLAGS = {"neon": "asimd", "sve": "sve", "sve2": "sve2", "bf16": "bf16", "i8mm": "i8mm", "asimdhp": "asimdhp"}
+             "amx_int8", "amx_fp16"]
+ARM_FLAGS = {"neon": "asimd", "sve": "sve", "sve2": "sve2", "bf16": "bf16", "i8mm": "i8mm", "asimdhp": "asimdhp",
+             "sme": "sme"}
 X86_V2 = {"sse4_2", "sse4_1", "ssse3", "popcnt", "cx16"}
 X86_V3 = {"avx", "avx2", "bmi1", "bmi2", "fma", "f16c", "movbe", "abm"}
 X86_V4 = {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}
@@ -113,6 +115,8 @@ def _cpu():
         "x86_64_level": _x86_64_level(words) if arch in ("x86_64", "amd64") else None,
         "llc_bytes": _llc_bytes(),
         "hybrid": _hybrid(),
+        "amx": _isa.amx_state(flags.get("amx_tile")),          # does the OS grant this process the tiles?
+        "sve_vector_bits": _isa.sve_vector_bits(flags.get("sve")),
     }, **dict(topo, **freq))
 
 

@@ -90,3 +90,19 @@ def test_report_of_a_real_probe_run(venv_torch, tmp_path, stackprof_cli):
     result = open_html(tmp_path / "report.html", screenshot="test-artifacts/report-probe-torch.png",
                        must_be_visible=("#findings", "#environment", "#env-torch"))
     result.assert_rendered()
+
+
+def test_opportunities_and_notes_sections_render_after_the_findings(tmp_path):
+    run = full_run()
+    run.findings += [
+        {"id": "C4", "kind": "opportunity", "severity": "medium", "title": "FP32 matmuls run without TF32",
+         "status": "suspected", "impact": {"kind": "estimated", "ratio": 6.9, "text": "~7x", "source": "s"},
+         "fix": "torch.set_float32_matmul_precision('high')", "references": []},
+        {"id": "F7", "kind": "note", "severity": "info", "title": "ECC is on", "status": "suspected",
+         "impact": {}, "fix": "nothing", "references": []}]
+    result = open_html(_write(tmp_path, run), screenshot="test-artifacts/report-kinds.png",
+                       must_be_visible=("#findings", "#opportunities", "#opportunity-1", "#notes", "#note-1"),
+                       evaluate="[...document.querySelectorAll('section[id]')].map(s => s.id).join(',')")
+    result.assert_rendered(min_charts=3)
+    order = result.evaluated.split(",")
+    assert order.index("findings") < order.index("opportunities") < order.index("notes")

@@ -92,6 +92,22 @@ GROUPS = {g.name: g for g in (
               ("jax*", "packages[jax*") + _env("XLA_*", "JAX_*")),
 )}
 
+# Where the framework's build came from (pip wheel, conda, distribution package, local build, vendor): the
+# first explanation of any of its kernels. What the build bundles and links to (packages.builds.*) is in
+# the blas/threads/onednn/cuda_stack groups by kind, and in the framework's build group.
+PROVENANCE = {g.name: g for g in (
+    FactGroup("numpy_provenance", "where the numpy/scipy build came from (pip, conda, distribution, local build)",
+              ("A1", "A9", "I1"), ("packages[numpy].provenance", "packages[scipy].provenance")),
+    FactGroup("torch_provenance", "where the PyTorch build came from (index, conda, vendor, source)",
+              ("C1", "C9", "A9", "I1"), ("packages[torch].provenance",)),
+    FactGroup("tensorflow_provenance", "where the TensorFlow build came from", ("D3", "I1"),
+              ("packages[tensorflow*].provenance", "packages[tf-nightly].provenance")),
+    FactGroup("jax_provenance", "where the jaxlib build came from", ("E1", "I1"), ("packages[jax*].provenance",)),
+)}
+GROUPS.update(PROVENANCE)
+FRAMEWORK_PROVENANCE = {"numpy": "numpy_provenance", "scipy": "numpy_provenance", "torch": "torch_provenance",
+                        "tensorflow": "tensorflow_provenance", "jax": "jax_provenance"}
+
 # (keywords in the op name, groups on CPU, groups on a GPU); the first family whose keyword occurs wins.
 OP_FAMILIES = (
     (("h2d", "d2h", "transfer", "pinned", "pageable", "d2d", "peer"), ("memory", "threads", "cpu_platform"),
@@ -128,5 +144,7 @@ def groups_for(op: str | None, framework: str | None, device: str | None) -> lis
         names.insert(1 if names and names[0] in ("blas", "pcie", "onednn") else 0, build)
     if framework == "torch" and not gpu and "onednn" not in names:
         names.append("onednn")
+    if FRAMEWORK_PROVENANCE.get((framework or "").lower()):
+        names.insert(0, FRAMEWORK_PROVENANCE[(framework or "").lower()])
     names.append("python")
     return [GROUPS[n] for n in dict.fromkeys(names)]

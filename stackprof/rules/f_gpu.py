@@ -22,8 +22,8 @@ def f1_pcie(facts: Facts):
     """Judged from NVML samples taken while a host↔device copy ran (record["state"]["gpu"]): idle links
     and ASPM lower the generation by design, and a GEMM leaves the link idle too. The best generation and
     width seen under that load below the maximum means the link trained down."""
-    degraded = []
-    for rec, samples in load_samples(facts, ops=("h2d", "d2h")):
+    degraded, loaded = [], load_samples(facts, ops=("h2d", "d2h"))
+    for rec, samples in loaded:
         gen = max((as_number(x.get("pcie_gen")) or 0) for x in samples)
         width = max((as_number(x.get("pcie_width")) or 0) for x in samples)
         gen_max = max((as_number(x.get("pcie_max_gen")) or 0) for x in samples)
@@ -31,7 +31,7 @@ def f1_pcie(facts: Facts):
         if gen and width and gen_max and width_max and (gen < gen_max or width < width_max):
             degraded.append((rec, samples, int(gen), int(width), int(gen_max), int(width_max)))
     if not degraded:
-        return _f1_not_judged(facts)
+        return None if loaded else _f1_not_judged(facts)      # judged and fine, or not judged at all
     rec, samples, gen, width, gen_max, width_max = min(degraded, key=lambda d: (pcie_gbps(d[2], d[3]) or 0))
     now, best = pcie_gbps(gen, width), pcie_gbps(gen_max, width_max)
     ratio = best / now if now and best else None
@@ -88,13 +88,13 @@ def f2_throttle(facts: Facts):
     """Judged from NVML samples taken during GPU benchmarks: a thermal, power-brake or hardware slowdown
     while the GPU worked. SW power cap at the default power limit is how a GPU runs at its rated power
     (F3 reports a lowered limit); idle clocks are low by design."""
-    hits = []
-    for rec, samples in load_samples(facts):
+    hits, loaded = [], load_samples(facts)
+    for rec, samples in loaded:
         slow = [x for x in samples if slowdowns(x)]
         if slow:
             hits.append((rec, samples, slow))
     if not hits:
-        return _f2_not_judged(facts)
+        return None if loaded else _f2_not_judged(facts)      # judged and fine, or not judged at all
     reasons = sorted({r for _, _, slow in hits for x in slow for r in slowdowns(x)})
     total = sum(len(samples) for _, samples, _ in hits)
     throttled = sum(len(slow) for _, _, slow in hits)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from stackprof import affects
 from stackprof.model import Finding, Run
 from stackprof.rules import RULES
 from stackprof.rules.facts import Facts, as_number
@@ -26,7 +27,27 @@ def analyze(run: Run) -> None:
             continue
         for finding in result if isinstance(result, list) else [result] if result else []:
             found.append(asdict(finding) if isinstance(finding, Finding) else finding)
-    run.findings = rank(found)
+    run.findings = rank([with_affected_benchmarks(f, run) for f in found])
+
+
+def with_affected_benchmarks(finding: dict, run: Run) -> dict:
+    """The finding with its experiment's benchmarks chosen through the one table of what each cause
+    affects (affects.py): the cheapest that shows the cause, per framework; or, when no benchmark it
+    affects ran, no benchmark and the reason ("not_measurable"), instead of a re-run that cannot show it."""
+    exp = finding.get("experiment")
+    if not isinstance(exp, dict):
+        return finding
+    names = exp.get("candidates") if isinstance(exp.get("candidates"), list) else exp.get("benchmarks") or []
+    candidates = [r for r in (run.benchmark(i) for i in names) if r]
+    ids, why = affects.choose(str(finding.get("id")), candidates)
+    new = {k: v for k, v in exp.items() if k not in ("candidates", "not_measurable")}
+    new["benchmarks"] = ids
+    row = affects.AFFECTS.get(str(finding.get("id")))
+    if row is not None:
+        new["affects"] = row.what
+    if why:
+        new["not_measurable"] = why
+    return {**finding, "experiment": new}
 
 
 KIND_ORDER = {"defect": 0, "opportunity": 1, "note": 2}   # an opportunity or note never ranks above a defect

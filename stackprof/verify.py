@@ -79,7 +79,8 @@ def verify(target: Target, run: Run, budget_s: float, progress=None, rounds: int
                          f" ({rounds} rounds, ~{p.cost_s:.0f} s)")
             verdicts[p.key] = _measure(sides, run, p, rounds, progress)
     run.findings = rank([apply_verdict(f, verdicts[experiment_key(f["experiment"])])
-                         if _has_experiment(f) and experiment_key(f["experiment"]) in verdicts else f
+                         if _has_experiment(f) and experiment_key(f["experiment"]) in verdicts
+                         else apply_verdict(f, _not_measurable(f)) if _not_measurable(f) else f
                          for f in run.findings])
     run.timings["verify_s"] = round(time.monotonic() - started, 3)
 
@@ -125,6 +126,14 @@ def _family_of(run: Run, finding_id: str) -> str | None:
     return {"bench.gemm": "gemm", "bench.conv": "conv", "bench.elementwise": "elementwise",
             "bench.stream": "stream", "bench.attention": "attention", "bench.mlp_compile": "compile",
             "bench.dispatch": "dispatch", "bench.transfer": "transfer"}.get(probe)
+
+
+def _not_measurable(finding: dict) -> dict | None:
+    """An experiment that no benchmark of this run can show: said, not measured as "no effect"."""
+    exp = finding.get("experiment")
+    if isinstance(exp, dict) and exp.get("not_measurable") and not exp.get("benchmarks"):
+        return {"status": "skipped", "env": exp.get("env") or {}, "note": f"not measurable here: {exp['not_measurable']}"}
+    return None
 
 
 def _has_experiment(finding: dict) -> bool:

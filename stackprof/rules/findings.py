@@ -46,11 +46,13 @@ def pick(records: list[dict], limit: int = 2) -> list[str]:
 
 
 def experiment(env: dict, records: list[dict], description: str, limit: int = 2) -> dict | None:
-    """Env overrides (None = unset) plus the benchmarks that should move; None when nothing to re-run."""
-    ids = pick(records, limit)
-    if not env or not ids:
+    """Env overrides (None = unset) plus the benchmarks that should move; None when nothing changes.
+    ``candidates``: every benchmark the rule thinks the change can move; analyze narrows them through
+    the one table of what each cause affects (stackprof/affects.py) to the cheapest that shows it."""
+    if not env:
         return None
-    return {"env": dict(env), "benchmarks": ids, "description": description}
+    return {"env": dict(env), "benchmarks": pick(records, limit),
+            "candidates": [r["id"] for r in records if r.get("id")], "description": description}
 
 
 def graded(impact: dict, kind: str = "defect") -> str:

@@ -1,0 +1,67 @@
+"""Each cause re-measures a benchmark it really affects (stackprof/affects.py), chosen in analyze: the
+cheapest that shows it; and says "not measurable here" when none ran, instead of a re-run that cannot
+show the cause. Records are built here; the live runs are in the e2e tests and the diagnosis corpus."""
+from __future__ import annotations
+
+from stackprof import affects
+from stackprof.analyze import with_affected_benchmarks
+from stackprof.model import Run
+
+
+def rec(rid, op, framework, dtype="fp32", median=1e-2, device="cpu", status="ok"):
+    return {"id": rid, "op": op, "framework": framework, "dtype": dtype, "device": device, "status": status,
+            "stats": {"median_s": median}}
+
+
+RECORDS = [
+    rec("tf-gemm-fp32", "gemm", "tensorflow"), rec("tf-conv", "conv2d", "tensorflow", median=2e-2),
+    rec("tf-gemm-bf16", "gemm", "tensorflow", "bf16", median=5e-3),
+    rec("t-gemm-1024", "gemm", "torch", median=8e-3), rec("t-gemm-256", "gemm", "torch", median=2e-4),
+    rec("t-softmax", "softmax", "torch", median=3e-2), rec("t-sum", "sum", "torch", median=4e-3),
+    rec("np-gemm", "gemm", "numpy", median=6e-3), rec("np-exp", "exp", "numpy", median=5e-3),
+    rec("t-dispatch", "dispatch", "torch", median=1e-6),
+]
+
+
+def finding(rule_id, candidates):
+    return {"id": rule_id, "experiment": {"env": {"X": None}, "benchmarks": candidates[:1], "candidates": candidates,
+                                          "description": "x"}}
+
+
+def test_tensorflow_onednn_is_proven_on_convolution_and_bf16_not_fp32_gemm():
+    run = Run(benchmarks=RECORDS)
+    exp = with_affected_benchmarks(finding("D2", ["tf-gemm-fp32", "tf-conv", "tf-gemm-bf16"]), run)["experiment"]
+    assert exp["benchmarks"] == ["tf-gemm-bf16"]              # the cheapest affected: bf16 GEMM, not fp32
+    only_fp32 = with_affected_benchmarks(finding("D2", ["tf-gemm-fp32"]), run)["experiment"]
+    assert only_fp32["benchmarks"] == [] and "convolutions and bf16 GEMM" in only_fp32["not_measurable"]
+
+
+def test_aten_capability_moves_aten_kernels_not_gemm():
+    run = Run(benchmarks=RECORDS)
+    exp = with_affected_benchmarks(finding("C8", ["t-gemm-1024", "t-softmax", "t-sum"]), run)["experiment"]
+    assert exp["benchmarks"] == ["t-sum"] and "not GEMM" in exp["affects"]
+
+
+def test_a_thread_cap_needs_a_kernel_large_enough_and_on_a_thread_pool():
+    run = Run(benchmarks=RECORDS)
+    ids = ["t-gemm-256", "t-gemm-1024", "t-dispatch", "np-exp", "np-gemm"]
+    exp = with_affected_benchmarks(finding("B3", ids), run)["experiment"]
+    # torch: the 256² GEMM (0.2 ms) is too small to use the pool, dispatch is single-threaded;
+    # numpy: its elementwise code is single-threaded, its GEMM is not
+    assert exp["benchmarks"] == ["t-gemm-1024", "np-gemm"]
+
+
+def test_an_isa_choice_is_proven_on_the_smallest_affected_case():
+    ids, why = affects.choose("A6", [r for r in RECORDS if r["framework"] == "torch"])
+    assert ids == ["t-gemm-256"] and why is None
+
+
+def test_searched_and_failed_cases_are_never_chosen():
+    records = [dict(rec("s", "gemm", "numpy", median=1e-4), role="search"), rec("f", "gemm", "numpy", status="failed"),
+               rec("ok", "gemm", "numpy")]
+    assert affects.choose("A6", records)[0] == ["ok"]
+
+
+def test_every_cause_with_a_row_is_a_registered_rule():
+    from stackprof.rules import RULES
+    assert set(affects.AFFECTS) <= set(RULES)

@@ -164,6 +164,8 @@ def _raw_uuid(value) -> str:
 
 def _by_identifier(ident: str, devices: list[dict]) -> tuple[dict | None, str]:
     ident = ident.strip()
+    if "<" in ident:
+        return None, ""                 # redacted (GPU-<redacted>): it names no device any more
     if ident.startswith("MIG-GPU-"):                      # CUDA 11.0's MIG-GPU-<uuid>/<gi>/<ci> form
         parent = ident[4:].split("/")[0].lower()
         hits = [d for d in devices if str(d.get("uuid") or "").lower() == parent]

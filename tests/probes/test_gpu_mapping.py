@@ -106,6 +106,8 @@ def test_out_of_range_or_unknown_gives_no_device_rather_than_another():
     assert nvml_device_for(0, devices, visible="3")[0] is None
     assert nvml_device_for(1, devices, visible="0")[0] is None
     assert nvml_device_for(0, devices, visible="GPU-ffff")[0] is None
+    redacted = [dict(d, uuid="GPU-<redacted>") for d in devices]           # a document read back later
+    assert nvml_device_for(0, redacted, visible="GPU-<redacted>")[0] is None
 
 
 @pytest.mark.parametrize("visible, order, gpus, expect", [

@@ -295,3 +295,44 @@ def test_compare_diffs_provenance_and_attributes_it_to_numpy_kernels(debian_run,
              "device": "cpu"}
     attribute([other], diff, Run(), Run(), 0, 1)
     assert "packages[numpy].provenance" not in {f["path"] for f in other["attribution"]["facts"]}
+
+
+# ---- C1 / D3 / E1 name the build on a GPU host --------------------------------------------------------------
+# No GPU here: the host facts say one NVIDIA GPU (as stackprof.nvml reports one); the builds are real.
+
+GPU_HOST = {"available": True, "count": 1, "devices": [{"index": 0, "name": "NVIDIA H100 80GB HBM3"}]}
+
+
+def test_c1_names_the_cpu_only_index_build(wheels_run):
+    env = dict(wheels_run["environment"], gpus=GPU_HOST)
+    c1 = findings({"environment": env})["C1"]
+    assert c1["title"].startswith("PyTorch 2.13.0+cpu is a CPU-only build (binary wheel from an index (manylinux")
+    assert "PyTorch CPU-only build (download.pytorch.org/whl/cpu)" in c1["title"]
+    assert any(e.get("fact") == "packages.distributions[torch].provenance" for e in c1["evidence"])
+    assert "download.pytorch.org/whl/cu" in c1["fix"]
+
+
+def test_e1_names_the_jaxlib_build_and_the_missing_cuda_plugin():
+    from conftest import make_venv
+    python = make_venv("jax", ["jax[cpu]==0.10.2"])      # the venv tests/bench/test_bench_jax.py uses
+    packages = Target(python).run_tasks([Task("facts.packages")])[0].data
+    jaxlib = next(d for d in packages["distributions"] if d["name"] == "jaxlib")
+    assert jaxlib["provenance"]["kind"] == "wheel" and "jaxlib" in packages["builds"]
+    env = {"packages": packages, "gpus": GPU_HOST, "jax": {"installed": True, "version": "0.10.2", "backend": "cpu"}}
+    e1 = findings({"environment": env})["E1"]
+    assert e1["title"] == ("JAX runs on the CPU on a machine with NVIDIA GPUs (jaxlib: " + words.phrase(jaxlib)
+                           + "; no jax-cuda*/jax-rocm* CUDA wheels installed)")
+
+
+def test_d3_names_tensorflow_cpu(tmp_path):
+    """TensorFlow's CPU-only package, as `pip install tensorflow-cpu` records it (dist-info written by the
+    test: the real package is a 250 MB download)."""
+    python = bare_venv(tmp_path / "venv")
+    info = add_package(python, "tensorflow-cpu", "2.21.0", installer="pip", requested=True)
+    (info / "WHEEL").write_text("Wheel-Version: 1.0\nTag: cp311-cp311-manylinux_2_17_x86_64\n")
+    packages = Target(python).run_tasks([Task("facts.packages")])[0].data
+    env = {"packages": packages, "gpus": GPU_HOST,
+           "tensorflow": {"installed": True, "version": "2.21.0", "devices": [{"name": "/physical_device:CPU:0"}]}}
+    d3 = findings({"environment": env})["D3"]
+    assert "(tensorflow-cpu: binary wheel from an index (manylinux_2_17_x86_64), Google CPU-only TensorFlow" in d3["title"]
+    assert "no nvidia* CUDA wheels installed" in d3["title"]

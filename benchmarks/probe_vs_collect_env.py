@@ -5,7 +5,8 @@ times with their ratio, and the number of facts each collected with that ratio:
 - stackprof: non-null leaf values in the Run's ``environment``;
 - collect_env: non-empty "key: value" lines plus "[pip3]/[conda] package" lines (generous: a line
   saying "Could not collect" counts too).
-Goal (issue 2): time ratio <= 1.0 with >= 3x the facts.
+Goals: time ratio <= 0.75 (issue 14: build provenance reads dpkg's lists, RECORD files and ELF headers
+lazily, for the frameworks only) with >= 3x the facts (issue 2).
 
     python benchmarks/probe_vs_collect_env.py --python ~/.cache/stackprof-test-venvs/torch-*/bin/python
 """
@@ -76,7 +77,7 @@ def main() -> None:
     print(f"environment: {args.python}   rounds: {args.rounds} (alternating, after one warm-up each)")
     print(f"stackprof probe   median {t_ours:.3f} s   per round: {' '.join(f'{w:.2f}' for w, _ in ours)}")
     print(f"collect_env       median {t_theirs:.3f} s   per round: {' '.join(f'{w:.2f}' for w, _ in theirs)}")
-    print(f"time ratio (stackprof / collect_env): {t_ours / t_theirs:.2f}   (goal <= 1.0)")
+    print(f"time ratio (stackprof / collect_env): {t_ours / t_theirs:.2f}   (goal <= 0.75)")
     print(f"facts: stackprof {f_ours}  collect_env {f_theirs}  ratio {f_ours / max(f_theirs, 1):.1f}x   (goal >= 3x)")
 
 

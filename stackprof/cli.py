@@ -17,8 +17,8 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from stackprof.commands import bench, compare, probe, profile, report, run
-    for module in (probe, bench, run, report, compare, profile):
+    from stackprof.commands import bench, compare, dist, probe, profile, report, run
+    for module in (probe, bench, run, report, compare, profile, dist):
         cli.add_command(module.command)
 
 

@@ -52,6 +52,7 @@ class Run:
     target: dict = field(default_factory=dict)        # interpreter probed
     options: dict = field(default_factory=dict)       # how the run was invoked (mode, budget, redact…)
     timings: dict = field(default_factory=dict)       # wall seconds per stage
+    dist: dict = field(default_factory=dict)          # per-rank results of a distributed run (docs/schema-dist.md)
     profile: dict = field(default_factory=dict)       # workload profile (docs/schema-profile.md); {} when none
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created_utc: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))

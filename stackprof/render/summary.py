@@ -65,6 +65,33 @@ def essentials(run) -> list[tuple[str, str]]:
     return rows
 
 
+def cpu_features(cpu: dict) -> str:
+    """The ISA features that decide which ML kernels run, in words: "AVX-512 (BF16, VNNI) · AMX (BF16,
+    INT8; tiles not granted by the OS)", "SVE 256-bit, BF16, I8MM"."""
+    flags = cpu.get("flags") if isinstance(cpu.get("flags"), dict) else {}
+    on = {k for k, v in flags.items() if v is True}
+    parts = []
+    if "avx512f" in on:
+        extra = [n for f, n in (("avx512_bf16", "BF16"), ("avx512_fp16", "FP16"), ("avx512_vnni", "VNNI")) if f in on]
+        parts.append("AVX-512" + (f" ({', '.join(extra)})" if extra else ""))
+    elif "avx2" in on:
+        parts.append("AVX2" + (" (VNNI)" if "avx_vnni" in on else "") + ("" if "fma" in on else " without FMA"))
+    elif "avx" in on:
+        parts.append("AVX")
+    if "amx_tile" in on:
+        kinds = [n for f, n in (("amx_bf16", "BF16"), ("amx_int8", "INT8"), ("amx_fp16", "FP16")) if f in on]
+        amx = cpu.get("amx") if isinstance(cpu.get("amx"), dict) else {}
+        state = {True: "tiles granted", False: "tiles NOT granted by the OS"}.get(amx.get("granted"))
+        parts.append("AMX (" + ", ".join(kinds + ([state] if state else [])) + ")")
+    if "sve" in on:
+        bits = cpu.get("sve_vector_bits")
+        parts.append(("SVE2" if "sve2" in on else "SVE") + (f" {bits}-bit" if bits else ""))
+    elif "neon" in on:
+        parts.append("NEON")
+    parts += [n for f, n in (("bf16", "BF16"), ("i8mm", "I8MM"), ("sme", "SME")) if f in on]
+    return " · ".join(parts)
+
+
 def _cpu_text(system: dict) -> str | None:
     cpu = system.get("cpu") if isinstance(system.get("cpu"), dict) else {}
     if not cpu:
@@ -73,7 +100,7 @@ def _cpu_text(system: dict) -> str | None:
                   sep=" / ")
     quota = get(system, "cgroup.cpu_quota_cores")
     usable = get(system, "affinity.count")
-    return _join(cpu.get("model"), cpu.get("isa_level"), cores,
+    return _join(cpu.get("model"), cpu_features(cpu) or cpu.get("isa_level"), cores,
                  usable is not None and f"{usable} usable (affinity)",
                  quota is not None and f"cgroup quota {fmt.num(quota, 3)} cores",
                  cpu.get("governor") and f"governor {cpu['governor']}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from stackprof import severity as scale
+from stackprof.rules import isa
 from stackprof.rules import provenance as prov
 from stackprof.rules.facts import OPENBLAS_CORE_ISA, Facts, isa_rank, part
 from stackprof.rules.findings import bench, estimated, experiment, fact, graded, make, measured
@@ -202,38 +203,95 @@ def a7_mkl_on_amd(facts: Facts):
                     "ecmwf/ecbuild#160", "pytorch/pytorch#38412"])
 
 
-ISA_CAP_VARS = ("MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR", "DNNL_MAX_CPU_ISA", "ONEDNN_MAX_CPU_ISA")
+ONEDNN_CAP_VARS = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+MKL_CAP_VARS = ("MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR")
+ISA_CAP_VARS = MKL_CAP_VARS + ONEDNN_CAP_VARS
+ONEDNN_DTYPES = ("fp32", "bf16", "fp16", "int8")
+ONEDNN_PRIMITIVES = {"matmul", "convolution", "inner_product", "deconvolution"}
 
 
 def cap_isa(value: str) -> str | None:
-    """ISA level an MKL/oneDNN cap value allows (AVX2, AVX512_CORE, SSE4_2, COMPATIBLE…)."""
+    """The coarse x86 level (facts.ISA_ORDER) an MKL/oneDNN cap value allows, for a one-line summary;
+    the judging itself is per library and dtype (rules/isa.py)."""
     v = value.strip().lower().split(",")[0]
     if v in ("all", "auto", "default", ""):
         return None
-    for key, level in (("avx512", "avx512"), ("amx", "avx512"), ("avx10", "avx512"), ("avx2", "avx2"),
+    for key, level in (("amx", "amx"), ("avx512", "avx512"), ("avx10", "avx512"), ("avx2", "avx2"),
                        ("avx", "avx"), ("sse4", "sse4_2"), ("sse", "generic"), ("compatible", "generic")):
         if key in v:
             return level
     return None
 
 
-@rule("A8", "ISA capped by an environment variable")
+def isa_shortfalls(facts: Facts) -> tuple[list[dict], list[dict]]:
+    """(caps set by environment variables, kernels dispatched below the best) — per library and dtype:
+    {"library", "dtype", "allowed"/"ran", "best", "source"}."""
+    flags = facts.dict("system.cpu.flags")
+    caps, low = [], []
+    # "best" is what the CPU offers; an OS that withholds the AMX tiles is a shortfall of its own.
+    amx = facts.dict("system.cpu.amx")
+    if amx.get("granted") is False and isa.has(flags, "amx_tile"):
+        for dtype in ("bf16", "int8"):
+            low.append({"library": "the OS", "dtype": dtype, "ran": "no AMX tiles for this process",
+                        "best": isa.onednn_best(dtype, flags, True), "source": "system.cpu.amx.granted"})
+    for var, value in facts.env_set(*ONEDNN_CAP_VARS).items():
+        allowed = isa.onednn_cap(value)
+        for dtype in ONEDNN_DTYPES:
+            best = isa.onednn_best(dtype, flags, True)
+            if isa.below("onednn", allowed, best):
+                caps.append({"library": "oneDNN", "dtype": dtype, "allowed": allowed, "best": best, "source": var})
+    for var, value in facts.env_set(*MKL_CAP_VARS).items():
+        allowed, best = isa.mkl_cap(value), isa.mkl_best(flags)
+        if isa.below("mkl", allowed, best):
+            caps.append({"library": "oneMKL", "dtype": "fp32/fp64", "allowed": allowed, "best": best, "source": var})
+    onednn = facts.dict("kernels.torch.onednn")
+    for i, call in enumerate(onednn.get("calls") or []):
+        if not isinstance(call, dict) or call.get("primitive") not in ONEDNN_PRIMITIVES:
+            continue
+        best = isa.onednn_best(str(call.get("dtype")), flags, True)
+        if call.get("isa") == "ref" or isa.below("onednn", call.get("isa"), best):
+            low.append({"library": "oneDNN (torch)", "dtype": call.get("dtype"), "ran": call.get("impl"), "best": best,
+                        "source": f"kernels.torch.onednn.calls[{i}]"})
+    path = facts.get("kernels.torch.mkl.code_path")
+    level, best = isa.mkl_path_level(path), isa.mkl_best(flags)
+    if level and level != "generic" and isa.below("mkl", level, best):
+        low.append({"library": "oneMKL (torch)", "dtype": "fp32", "ran": path, "best": best,
+                    "source": "kernels.torch.mkl.code_path"})
+    return caps, low
+
+
+@rule("A8", "a library's kernels below the best ISA this CPU offers for the dtype")
 def a8_isa_capped(facts: Facts):
-    cpu = facts.cpu_isa()
-    if isa_rank(cpu) is None:
+    caps, low = isa_shortfalls(facts)
+    if not caps and not low:
         return None
-    capped = {k: v for k, v in facts.env_set(*ISA_CAP_VARS).items()
-              if isa_rank(cap_isa(v)) is not None and isa_rank(cap_isa(v)) < isa_rank(cpu)}
-    if not capped:
-        return None
-    users = {"torch"} | ({"numpy", "scipy"} if facts.native_libs(internal_api="mkl") else set())
+    amx = facts.dict("system.cpu.amx")
+    evidence = [fact(f"env_vars.vars.{c['source']}", facts.env(c["source"])) for c in
+                {c["source"]: c for c in caps}.values()]
+    evidence += [fact(x["source"], x["ran"]) for x in low if x["source"] != "system.cpu.amx.granted"]
+    evidence.append(fact("system.cpu.flags", {k: v for k, v in facts.dict("system.cpu.flags").items() if v}))
+    if amx.get("granted") is False:
+        evidence.append(fact("system.cpu.amx", amx))
+    parts = [f"{c['library']} {c['dtype']} capped at {c['allowed']} by {c['source']} (best here: {c['best']})" for c in caps]
+    parts += [f"{x['library']} {x['dtype']} ran {x['ran']} (best here: {x['best']})" for x in low]
+    capped_vars = sorted({c["source"] for c in caps})
+    dtypes = {c["dtype"] for c in caps}
+    users = {"torch", "tensorflow"} | ({"numpy", "scipy"} if facts.native_libs(internal_api="mkl") else set())
+    candidates = [r for r in facts.benchmarks(framework=users, device="cpu")
+                  if r.get("dtype") in dtypes or r.get("op") == "conv2d"
+                  or ("fp32/fp64" in dtypes and r.get("op") == "gemm" and r.get("dtype") in ("fp32", "fp64"))]
     impact = estimated("MKL FFT 27.5 s with MKL_ENABLE_INSTRUCTIONS=AVX2 vs 16.9 s with AVX-512 (~1.6×)",
                        "easybuilders/easybuild-easyblocks#1416", 1.6)
+    why = ("" if capped_vars else " — no environment variable caps it: "
+           + (f"the OS does not grant this process the AMX tiles ({amx.get('reason')})" if amx.get("granted") is False
+              else "an old library build, or a dispatch that does not know this CPU"))
+    fix = ("Unset " + ", ".join(capped_vars) + "." if capped_vars else
+           "Upgrade the library (torch/oneDNN/oneMKL) to a release that knows this CPU"
+           + ("; run on a kernel ≥ 5.16 (and a hypervisor) that grants AMX tile state" if amx.get("granted") is False else "")
+           + ".")
     return make(
-        "A8", graded(impact), "MKL/oneDNN capped below this CPU's " + cpu + ": " + ", ".join(f"{k}={v}" for k, v in capped.items()),
-        evidence=[fact(f"env_vars.vars.{k}", v) for k, v in capped.items()] + [fact("system.cpu.isa_level", cpu)],
-        impact=impact,
-        fix="Unset " + ", ".join(capped) + ".",
-        references=["easybuilders/easybuild-easyblocks#1416", "uxlfoundation/oneDNN#829", "PaddlePaddle/Paddle#16470"],
-        experiment=experiment(dict.fromkeys(capped), facts.benchmarks(framework=users, device="cpu"),
-                              "ISA caps removed"))
+        "A8", graded(impact), "kernels below this CPU's best ISA: " + "; ".join(parts[:3]) + why,
+        evidence=evidence, impact=impact, fix=fix,
+        references=["easybuilders/easybuild-easyblocks#1416", "uxlfoundation/oneDNN#829", "PaddlePaddle/Paddle#16470",
+                    "shared/reference/cpu-dispatch.md"],
+        experiment=experiment(dict.fromkeys(capped_vars), candidates, "ISA caps removed") if capped_vars else None)

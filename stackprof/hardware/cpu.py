@@ -113,7 +113,8 @@ def estimate(system: dict | None) -> dict | None:
 
 def _low_precision(cpu: dict, fp32_per_cycle: int, dtype: str) -> tuple[int, str]:
     amx = "amx_bf16" if dtype == "bf16" else "amx_fp16"
-    if _flag(cpu, amx) and _flag(cpu, "amx_tile"):
+    granted = (cpu.get("amx") or {}).get("granted") if isinstance(cpu.get("amx"), dict) else None
+    if _flag(cpu, amx) and _flag(cpu, "amx_tile") and granted is not False:   # tiles the OS withholds do not count
         return AMX_FLOPS_PER_CYCLE, f"{dtype}: AMX tiles, {AMX_FLOPS_PER_CYCLE} FLOPs/cycle/core (unverified)"
     native = "avx512_bf16" if dtype == "bf16" else "avx512_fp16"
     if _flag(cpu, native):

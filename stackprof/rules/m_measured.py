@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from stackprof import severity as scale
+from stackprof.affects import threaded
 from stackprof.rules.facts import Facts, as_number, part
 from stackprof.rules.findings import bench, estimated, fact, make, measured
 from stackprof.rules.registry import rule
@@ -13,10 +15,6 @@ NOISY_GAP = 1.5        # a gap this large is beyond what IQR/median > 10% noise 
 # Only kernels that well-built libraries run close to the peak (GEMM; STREAM-like copies) are judged.
 PEAK_OPS = {"gemm", "stream_copy", "stream_triad", "stream_add", "stream_scale"}
 PEAK_PCT = {"GFLOP/s": 0.25, "GB/s": 0.30}   # the best result on the machine below this share of the peak
-
-
-def _severity(ratio: float) -> str:
-    return "high" if ratio >= 2 else "medium" if ratio >= 1.25 else "low"
 
 
 def _value(rec: dict) -> float | None:
@@ -33,7 +31,7 @@ def m1_library_vs_best(facts: Facts):
         if rec.get("op_key") and _value(rec):
             key = (rec["op_key"], json.dumps(rec.get("shape"), sort_keys=True), rec.get("variant"))
             groups.setdefault(key, []).append(rec)
-    lagging = []                                       # (ratio, slow record, best record)
+    lagging, by_design = [], []                        # (ratio, slow record, best record)
     for records in groups.values():
         best = max(records, key=_value)
         for rec in records:
@@ -41,23 +39,40 @@ def m1_library_vs_best(facts: Facts):
             noisy = part(rec, "stats").get("noisy") or part(best, "stats").get("noisy")
             if rec.get("framework") != best.get("framework") and ratio > 1 / LAG_PCT and \
                     not (noisy and ratio < NOISY_GAP):
-                lagging.append((ratio, rec, best))
-    if not lagging:
-        return None
+                # numpy's elementwise code runs on one thread by design: against a threaded library
+                # the gap is the library's design, not an install choice
+                design = threaded(best) and not threaded(rec)
+                (by_design if design else lagging).append((ratio, rec, best))
+    if lagging:
+        return _m1(lagging, "defect")
+    if by_design:
+        return _m1(by_design, "note")
+    return None
+
+
+def _m1(lagging: list, kind: str):
     lagging.sort(key=lambda x: -x[0])
     ratio, slow, best = lagging[0]
     more = len({r["id"] for _, r, _ in lagging}) - 1
+    threads = [part(r, "params").get("num_threads") for r in (slow, best)]
+    design = kind == "note"
     title = (f"{slow.get('framework')} reaches {1 / ratio:.0%} of {best.get('framework')} on "
-             f"{slow.get('op_key')} (same shape)" + (f", and {more} more" if more else ""))
+             f"{slow.get('op_key')} (same shape)" + (f", and {more} more" if more else "")
+             + (" — by design: its kernel runs on one thread" if design else ""))
     evidence = []
     for r, rec, top in lagging[:8]:
-        evidence += [bench(rec, pct_of_best=round(1 / r, 3)), bench(top)]
+        evidence += [bench(rec, pct_of_best=round(1 / r, 3), threads=1 if design else part(rec, "params").get("num_threads")),
+                     bench(top, threads=part(top, "params").get("num_threads"))]
+    text = (f"{best.get('framework')} is {ratio:.2f}× faster than {slow.get('framework')} for the same operation, "
+            "dtype and shape" + (f" ({slow.get('framework')}: 1 thread by design; {best.get('framework')}: "
+                                 f"{threads[1] or 'a pool of'} threads)" if design else ""))
     return make(
-        "M1", _severity(ratio), title, evidence=evidence,
-        impact=measured(ratio, f"{best.get('framework')} is {ratio:.2f}× faster than {slow.get('framework')} "
-                        f"for the same operation, dtype and shape", [slow["id"], best["id"]]),
-        fix=f"Use {best.get('framework')} for this operation, or find out why {slow.get('framework')}'s kernel is "
-            "slower here (other findings above may name the cause).",
+        "M1", scale.for_kind(scale.from_ratio(ratio), kind), title, evidence=evidence, kind=kind,
+        impact=measured(ratio, text, [slow["id"], best["id"]]),
+        fix=(f"Nothing to fix in the install: {slow.get('framework')} does not thread this operation. Use "
+             f"{best.get('framework')} (or a threaded library) where it matters." if design else
+             f"Use {best.get('framework')} for this operation, or find out why {slow.get('framework')}'s kernel is "
+             "slower here (other findings above may name the cause)."),
         references=["stackprof measurement: same op, dtype and shape across libraries"])
 
 
@@ -76,6 +91,7 @@ def m2_peak(facts: Facts):
     peak = worst.get("peak") if isinstance(worst.get("peak"), dict) else {}
     return make(
         "M2", "low", f"the best {worst.get('op_key')} result on this machine reaches {pct:.0%} of the hardware peak",
+        kind="note",
         evidence=[bench(r, pct_of_peak=round(p, 3), peak=r.get("peak")) for p, r in low]
         + [fact("system.cpu.max_mhz", facts.get("system.cpu.max_mhz"))],
         impact=measured(None, f"{pct:.0%} of the peak ({peak.get('value')} {peak.get('unit')}, {peak.get('source')})",
@@ -91,15 +107,13 @@ def m3_noisy(facts: Facts):
     noisy = [r for r in records if part(r, "stats").get("noisy") is True]
     if not noisy:
         return None
-    share = len(noisy) / len(records)
     evidence = [bench(r, iqr_rel=part(r, "stats").get("iqr_rel")) for r in noisy[:12]]
     throttled = facts.num("system.cgroup.throttling.nr_throttled")
     if throttled:
         evidence.append(fact("system.cgroup.throttling.nr_throttled", throttled))
     return make(
-        "M3", "medium" if share > 0.5 else "low",
-        f"{len(noisy)} of {len(records)} benchmarks are noisy (IQR/median > 10%): their figures are unreliable",
-        evidence=evidence,
+        "M3", "low", f"{len(noisy)} of {len(records)} benchmarks are noisy (IQR/median > 10%): their figures are "
+        "unreliable", evidence=evidence, kind="note",
         impact=estimated("torch.utils.benchmark flags IQR/median above 10% as noisy", "reports-and-compare.md §10"),
         fix="Re-run on an idle machine (close other work, stop CPU-heavy neighbours) or with --full for more "
             "repetitions; compare only results that are not noisy.",

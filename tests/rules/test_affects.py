@@ -65,3 +65,19 @@ def test_searched_and_failed_cases_are_never_chosen():
 def test_every_cause_with_a_row_is_a_registered_rule():
     from stackprof.rules import RULES
     assert set(affects.AFFECTS) <= set(RULES)
+
+
+def test_a_gap_that_follows_from_a_library_design_is_a_note_with_thread_counts():
+    from stackprof.rules import RULES
+    from stackprof.rules.facts import Facts
+
+    def elementwise(framework, seconds, threads):
+        return {"id": f"exp/{framework}", "op": "exp", "framework": framework, "device": "cpu", "dtype": "fp32",
+                "status": "ok", "op_key": "exp/cpu/fp32", "shape": {"rows": 8192, "cols": 4096}, "variant": None,
+                "value": 0.268 / seconds, "direction": "higher", "unit": "GB/s", "stats": {"noisy": False},
+                "params": {"num_threads": threads}}
+    run = Run(benchmarks=[elementwise("numpy", 0.04, None), elementwise("torch", 0.015, 2)])
+    finding = RULES["M1"].check(Facts(run))
+    assert finding.kind == "note" and "by design" in finding.title and "1 thread by design" in finding.impact["text"]
+    gemm = [dict(r, op="gemm", op_key="gemm/cpu/fp32", id=r["id"].replace("exp", "gemm")) for r in run.benchmarks]
+    assert RULES["M1"].check(Facts(Run(benchmarks=gemm))).kind == "defect"      # both GEMMs are threaded

@@ -58,9 +58,11 @@ def torch_timer(torch, dev):
 def torch_params(torch, dev):
     params = {"framework_version": torch.__version__, "num_threads": torch.get_num_threads()}
     if dev.type == "cuda":
+        from . import gpu_select
         props = torch.cuda.get_device_properties(dev)
         params.update({"device_name": props.name, "capability": "%d.%d" % (props.major, props.minor),
                        "hip": getattr(torch.version, "hip", None)})
+        params.update(gpu_select.device_identity(torch, dev))     # CUDA's bus id / UUID: maps to NVML
     return params
 
 

@@ -46,15 +46,17 @@ def describe(framework, device, case):
     }
 
 
-def _searching(prepare):
-    """prepare() for plain cases; for a search case, the search first (gemm_search.py), then the
-    shape it found prepared like any case, with the record's shape and work set to it."""
+def _searching(prepare, measured):
+    """prepare() for plain cases; for a search case, the search first (gemm_search.py: around the best
+    of the shapes this task already measured for the dtype), then the shape it found prepared like any
+    case, with the record's shape and work set to it."""
     def prepare_case(fw, device, case, record):
         if not case.get("search"):
             return prepare(fw, device, case, record)
+
         def make(m, n, k):
             return prepare(fw, device, dict(case, m=m, n=n, k=k, search=None), {"params": {}})
-        found = gemm_search.search(make, case, device)
+        found = gemm_search.search(make, case, device, measured.get(case["dtype"]))
         if found is None:
             raise harness.Skip("no GEMM shape could run in the search budget")
         m, n, k = found.pop("shape")

@@ -171,3 +171,28 @@ def test_rerun_with_an_environment_override(venv_numpy):
     assert again[0]["shape"] == original["shape"] and again[0]["method"] == original["method"]
     assert again[0]["params"]["blas_env"] == {"OPENBLAS_NUM_THREADS": "1"}     # the override reached it
     assert again[0]["stats"]["n"] >= 3 and again[0]["value"] > 0
+
+
+def test_gemm_search_finds_a_shape_around_the_measured_ones(venv_numpy):
+    """The default mode's search (probes/bench/gemm_search.py) in a real numpy: it starts from the
+    squares the task measured, tries shapes around the best within its budget, and the shape it picks
+    is then measured by the harness under a stable id; % of best leaves it out, max achievable counts it."""
+    cases = [{"dtype": "fp32", "m": s, "n": s, "k": s} for s in (128, 256)] + \
+            [{"dtype": "fp32", "search": {"budget_s": 0.6, "grid": [64, 128, 192, 256]}}]
+    run = Run(environment={})
+    with Target(venv_numpy).session() as session:
+        bench.execute(session, run, [Task("bench.gemm", {"framework": "numpy", "device": "cpu", "budget_s": BUDGET,
+                                                         "cases": cases}, 300)])
+    bench.finish(run)
+    searched = run.benchmark("gemm/numpy/cpu/fp32/searched")
+    assert searched["status"] == "ok" and searched["role"] == "search", searched.get("reason")
+    search = searched["params"]["search"]
+    sources = {(t["m"], t["source"]) for t in search["tried"]}
+    assert {(128, "measured case"), (256, "measured case")} <= sources          # seeded, not timed again
+    assert any(source == "search" for _, source in sources)
+    best = max((t for t in search["tried"] if t["gflops"]), key=lambda t: t["gflops"])
+    assert searched["shape"] == {"m": best["m"], "n": best["n"], "k": best["k"]}
+    assert searched["work"]["flops"] == 2.0 * best["m"] * best["n"] * best["k"] and searched["value"] > 0
+    assert searched["pct_of_best"] == pytest.approx(1.0)                        # its own case: not compared
+    plain = run.benchmark("gemm/numpy/cpu/fp32/256x256x256")
+    assert plain["max_achievable"]["value"] >= max(plain["value"], searched["value"])

@@ -14,6 +14,14 @@ from stackprof.profile.collapsed import Frame, Stack
 _LEAF = [c for c in table.CATEGORIES if c.scope == "leaf"]
 _CONTEXT = [c for c in table.CATEGORIES if c.scope == "context"]
 _MKL_LIB_KERNEL = re.compile(r"^libmkl_(avx512(?:_mic)?|avx2|avx|mc3?|def|sse4_2)\b")
+# Every matcher of the table, numbered: a frame's hits are computed once per distinct frame.
+_MATCHERS = [(c, m) for c in table.CATEGORIES for m in c.matches]
+_INDEX = {id(m): j for j, (_, m) in enumerate(_MATCHERS)}
+
+
+@lru_cache(maxsize=None)
+def _pattern(text: str) -> re.Pattern:
+    return re.compile(text)
 
 
 @dataclass(frozen=True)
@@ -26,7 +34,7 @@ class Verdict:
 
 
 def _search(pattern: str, text: str) -> bool:
-    return bool(text) and re.search(pattern, text) is not None
+    return bool(text) and _pattern(pattern).search(text) is not None
 
 
 def _resolved_above(frames: tuple[Frame, ...], i: int) -> Frame | None:
@@ -40,15 +48,38 @@ def _frame_text(frame: Frame) -> str:
     return frame.key if frame.kind == "python" else frame.name
 
 
-def _matches(m: table.Match, frames: tuple[Frame, ...], i: int) -> bool:
-    f = frames[i]
+def _frame_matches(m: table.Match, f: Frame) -> bool:
+    """The conditions of a matcher that depend on this frame alone."""
     if m.python and not (f.kind == "python" and _search(m.python, f.key)):
         return False
-    if (m.functions or m.libraries) and f.kind != "native":
+    if (m.functions or m.libraries) and f.kind == "python":
         return False
     if m.functions and not _search(m.functions, f.name):
         return False
     if m.libraries and not _search(m.libraries, f.lib):
+        return False
+    return True
+
+
+_PYTHON_MATCHERS = [j for j, (_, m) in enumerate(_MATCHERS) if m.python]
+_NATIVE_MATCHERS = [j for j, (_, m) in enumerate(_MATCHERS) if m.functions or m.libraries]
+_HITS: dict = {}
+
+
+def _hits(f: Frame) -> frozenset:
+    """Matchers whose frame conditions hold; cached on what they read (a Python frame's line does not matter)."""
+    key = (f.kind == "python", f.key if f.kind == "python" else (f.name, f.lib))
+    hits = _HITS.get(key)
+    if hits is None:
+        pool = _PYTHON_MATCHERS if key[0] else _NATIVE_MATCHERS
+        hits = _HITS[key] = frozenset(j for j in pool if _frame_matches(_MATCHERS[j][1], f))
+        if len(_HITS) > 500_000:
+            _HITS.clear()
+    return hits
+
+
+def _matches(m: table.Match, frames: tuple[Frame, ...], i: int) -> bool:
+    if _INDEX[id(m)] not in _hits(frames[i]):
         return False
     if m.caller:
         above = _resolved_above(frames, i)
@@ -60,7 +91,7 @@ def _matches(m: table.Match, frames: tuple[Frame, ...], i: int) -> bool:
 
 
 def _transparent(frame: Frame) -> bool:
-    return frame.kind == "native" and (not frame.lib or bool(table.TRANSPARENT_LIBRARIES.match(frame.lib)))
+    return frame.kind != "python" and (not frame.lib or bool(table.TRANSPARENT_LIBRARIES.match(frame.lib)))
 
 
 def _detail(template: str, frame: Frame) -> str:
@@ -84,9 +115,9 @@ def _kernel(detail: str, frame: Frame) -> str:
 def _leaf(frames: tuple[Frame, ...]) -> Verdict:
     for i in range(len(frames) - 1, -1, -1):
         frame = frames[i]
-        if frame.kind == "address":
-            continue
         transparent = _transparent(frame)
+        if frame.kind == "address" and transparent:
+            continue            # an unresolved address in libc or JIT code: its caller says whose it is
         for cat in _LEAF:
             for m in cat.matches:
                 if (m.fallback and transparent) or not _matches(m, frames, i):
@@ -121,15 +152,33 @@ def _refined_detail(cat: table.Category, frames: tuple[Frame, ...], i: int) -> s
     return cat.label
 
 
-@lru_cache(maxsize=65536)
-def classify(frames: tuple[Frame, ...]) -> Verdict:
-    """The one category of a stack (root-first frames)."""
+_CONTEXT_MATCHERS = frozenset(_INDEX[id(m)] for c in _CONTEXT for m in c.matches)
+_VERDICTS: dict = {}
+
+
+def classify(frames: tuple[Frame, ...], key: str | None = None) -> Verdict:
+    """The one category of a stack (root-first frames); ``key`` (the stack's text) caches it."""
+    key = key if key is not None else ";".join(f.text for f in frames)
+    verdict = _VERDICTS.get(key)
+    if verdict is None:
+        verdict = _VERDICTS[key] = _classify(frames)
+        if len(_VERDICTS) > 200_000:
+            _VERDICTS.clear()
+    return verdict
+
+
+def _classify(frames: tuple[Frame, ...]) -> Verdict:
     leaf = _leaf(frames)
+    present: frozenset = frozenset()
+    for f in frames:
+        hits = _hits(f)
+        if hits & _CONTEXT_MATCHERS:
+            present |= hits
     for cat in _CONTEXT:
         if leaf.category in cat.keeps:
             continue
         for m in cat.matches:
-            if any(_matches(m, frames, j) for j in range(len(frames))):
+            if _INDEX[id(m)] in present and any(_matches(m, frames, j) for j in range(len(frames))):
                 inside = leaf.detail if leaf.category == "data_loading" else table.BY_ID[leaf.category].short
                 return Verdict(table.REPORTED_AS.get(cat.id, cat.id), f"{m.detail} · {inside}",
                                leaf.kernel, leaf.lib, leaf.frame)
@@ -138,9 +187,17 @@ def classify(frames: tuple[Frame, ...]) -> Verdict:
 
 # ---- adding up ----------------------------------------------------------------------------------
 
+_FUNCTION_KEYS: dict = {}
+
+
 def function_key(frame: Frame) -> str:
     """A frame without its line number: 'dgemm_kernel_SKYLAKEX (libopenblas.so)', 'train (train.py)'."""
-    return f"{frame.name} ({frame.file or frame.lib or '?'})"
+    key = _FUNCTION_KEYS.get(frame.text)
+    if key is None:
+        key = _FUNCTION_KEYS[frame.text] = frame.function
+        if len(_FUNCTION_KEYS) > 500_000:
+            _FUNCTION_KEYS.clear()
+    return key
 
 
 @dataclass
@@ -161,12 +218,14 @@ class Bucket:
             self.libraries.setdefault(verdict.category, Counter())[verdict.lib] += n
 
 
-@dataclass
 class FlameNode:
-    value: int = 0
-    own: int = 0
-    categories: Counter = field(default_factory=Counter)
-    children: dict = field(default_factory=dict)
+    __slots__ = ("value", "own", "categories", "children")
+
+    def __init__(self):
+        self.value, self.own, self.categories, self.children = 0, 0, {}, {}
+
+    def dominant(self) -> str | None:
+        return max(self.categories, key=self.categories.get) if self.categories else None
 
 
 @dataclass
@@ -191,7 +250,7 @@ def add_up(stacks: list[Stack], root_pid: int | None = None) -> Totals:
     """Add every stack up; stacks without a process frame (no --subprocesses) belong to ``root_pid``."""
     totals = Totals()
     for stack in stacks:
-        verdict = classify(stack.frames)
+        verdict = classify(stack.frames, stack.text or None)
         n = stack.count
         totals.all.add(verdict, n)
         pid = stack.pid if stack.pid is not None else root_pid
@@ -205,7 +264,8 @@ def add_up(stacks: list[Stack], root_pid: int | None = None) -> Totals:
                 totals.commands[p] = cmd
             if k:
                 totals.parents[p] = stack.processes[k - 1][0]
-        if any(f.kind == "python" and WORKER_FRAME.search(f.key) for f in stack.frames):
+        if "_worker_loop" in stack.text and any(f.kind == "python" and WORKER_FRAME.search(f.key)
+                                                for f in stack.frames):
             totals.workers.add(pid)
         _add_frames(totals, stack, verdict, n, pid)
     return totals
@@ -223,11 +283,15 @@ def _add_frames(totals: Totals, stack: Stack, verdict: Verdict, n: int, pid) -> 
     path = [f"process {pid}"]
     path.append(f"thread {stack.tid}" + (f" {stack.thread_name}" if stack.thread_name else ""))
     path += [function_key(f) for f in named]
+    cat = verdict.category
     node = totals.flame
     node.value += n
-    node.categories[verdict.category] += n
+    node.categories[cat] = node.categories.get(cat, 0) + n
     for part in path:
-        node = node.children.setdefault(part, FlameNode())
+        child = node.children.get(part)
+        if child is None:
+            child = node.children[part] = FlameNode()
+        node = child
         node.value += n
-        node.categories[verdict.category] += n
+        node.categories[cat] = node.categories.get(cat, 0) + n
     node.own += n

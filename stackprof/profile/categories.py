@@ -43,6 +43,9 @@ FILE_IO_FUNCTIONS = (r"^(__libc_)?(p)?read(v)?(64)?$|^__read_nocancel$|^(__libc_
                      r"|^(__libc_)?open(at)?(64)?$|^__open64_nocancel$|^(__)?f?statx?(64)?$|^__fxstat64$"
                      r"|^lseek(64)?$|^(__)?close$|^f(data)?sync$|^getdents(64)?$"
                      r"|^os_(read|write|stat|listdir|scandir|open)|^_io_(FileIO|_Buffered|_RawIOBase|open)")
+# How CPython waits for the GIL (a condition variable, futex or semaphore underneath)
+GIL_WAITS = (r"^pthread_cond_(timed|clock)?wait|futex_(abstimed_)?wait|^do_futex_wait|^sem_(timed|clock)?wait"
+             r"|^__new_sem_wait|^__lll_lock_wait")
 # Where CPython takes the GIL back; py-spy drops libpython frames (take_gil…), so a wait directly
 # under a Python frame is the GIL.
 GIL_CALLERS = r"^(python|take_gil|PyEval_RestoreThread|PyEval_AcquireThread|PyGILState_Ensure|thread_run|t_bootstrap)$"
@@ -106,7 +109,7 @@ CATEGORIES: tuple[Category, ...] = (
         Match(libraries=CUDA_LIBRARIES, detail="{lib}"),
         Match(functions=r"^(cuda|cu)[A-Z][A-Za-z]+$|^c10::cuda::|^at::cuda::|^cublas|^cudnn", detail="{lib}"))),
     Category("gil", "waiting for the GIL", "wait", short="GIL wait", matches=(
-        Match(functions=WAIT_FUNCTIONS, caller=GIL_CALLERS, libraries=r"^lib(c|pthread)\b", detail="GIL"),)),
+        Match(functions=GIL_WAITS, caller=GIL_CALLERS, libraries=r"^lib(c|pthread)\b", detail="GIL"),)),
     Category("idle", "idle / sleeping / waiting", "wait", short="waiting", matches=(
         Match(functions=FILE_IO_FUNCTIONS, within=IPC_CALLERS, detail="inter-process wait"),
         Match(functions=WAIT_FUNCTIONS, detail="{name}"),
@@ -164,8 +167,9 @@ CATEGORIES: tuple[Category, ...] = (
 
 # Libraries whose named frames never decide a sample by themselves: the caller says on whose behalf
 # they run (memcpy under OpenBLAS is BLAS, under numpy's loops it is numpy).
-TRANSPARENT_LIBRARIES = re.compile(r"^(libc|libpthread|ld-linux|ld-musl|libm|libdl|librt|libgcc_s|libstdc\+\+"
-                                   r"|libc\+\+|libutil|\[vdso\]|\?|libpython|python[0-9.]*$)")
+TRANSPARENT_LIBRARIES = re.compile(r"^(libc|libpthread|ld-linux[\w-]*|ld-musl[\w-]*|libm|libdl|librt|libgcc_s"
+                                   r"|libstdc\+\+|libc\+\+|libc\+\+abi|libutil)[.-]|^\[vdso\]$|^\?$"
+                                   r"|^libpython|^python[0-9.]*$")
 # data_io is the leaf face of the data_loading category: both are reported as data_loading.
 REPORTED_AS = {"data_io": "data_loading", "data_wait": "data_loading"}
 

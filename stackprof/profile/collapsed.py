@@ -19,7 +19,7 @@ _PYTHON_FILE = re.compile(r"(\.py[cw]?|^<[^>]*>)(:\d+)?$")
 _LINE = re.compile(r":\d+$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Frame:
     text: str           # as py-spy wrote it
     name: str           # function
@@ -28,15 +28,27 @@ class Frame:
     lib: str = ""       # native library basename ("" for a native frame known only by its source file)
 
     @property
+    def function(self) -> str:
+        """The frame without its line number: 'dgemm_kernel_SKYLAKEX (libopenblas.so)', 'train (train.py)'."""
+        return f"{self.name} ({self.file or self.lib or '?'})"
+
+    @property
     def key(self) -> str:
         """What the category table's ``python`` patterns are matched against: "file:function"."""
         return f"{self.file}:{self.name}"
+
+    def __hash__(self) -> int:          # the text is the identity; str caches its hash
+        return hash(self.text)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Frame) and other.text == self.text
 
 
 @dataclass
 class Stack:
     frames: tuple[Frame, ...]          # root first
     count: int
+    text: str = ""                     # the frames as py-spy wrote them (the identity of the stack)
     tid: str = ""
     thread_name: str = ""
     processes: tuple[tuple[int, str], ...] = ()    # (pid, command line), outermost first
@@ -85,15 +97,18 @@ def parse_line(line: str) -> Stack | None:
     text, _, count = line.rpartition(" ")
     if not text or not count.isdigit():
         return None
-    processes, tid, thread_name, frames = [], "", "", []
+    processes, tid, thread_name, frames, start = [], "", "", [], 0
     for part in _split(text):
-        if not frames and not tid and (m := _PROCESS.match(part)):
+        if not frames and not tid and part.startswith("process ") and (m := _PROCESS.match(part)):
             processes.append((int(m.group("pid")), m.group("cmd")))
-        elif not frames and not tid and (m := _THREAD.match(part)):
+            start += len(part) + 1
+        elif not frames and not tid and part.startswith("thread (") and (m := _THREAD.match(part)):
             tid, thread_name = m.group("tid"), m.group("name") or ""
+            start += len(part) + 1
         elif part:
             frames.append(parse_frame(part))
-    return Stack(tuple(frames), int(count), tid, thread_name, tuple(processes))
+    return Stack(tuple(frames), int(count), text[start:], tid=tid, thread_name=thread_name,
+                 processes=tuple(processes))
 
 
 def read_stacks(path) -> tuple[list[Stack], int]:

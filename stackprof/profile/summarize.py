@@ -270,7 +270,7 @@ def _sorted(children: dict, min_value: int):
 
 
 def _dominant(node: FlameNode, cats: list[str]) -> int:
-    cid = node.categories.most_common(1)[0][0] if node.categories else "native_other"
+    cid = node.dominant() or "native_other"
     return cats.index(cid) if cid in cats else len(cats) - 1
 
 

@@ -30,7 +30,7 @@ def root_pid(stacks) -> int | None:
     for stack in stacks:
         if stack.thread_name == "MainThread" and stack.tid.isdigit():
             return int(stack.tid)
-    return None
+    return next((int(s.tid) for s in stacks if s.tid.isdigit()), None)
 
 
 def recording(raw: Path | None, pid: int | None, wall_s: float = 2.2, **fields) -> Recording:

@@ -29,6 +29,11 @@ def _num(value) -> float:
     return value if fmt.is_num(value) else 0.0
 
 
+def _n(value) -> str:
+    """A count: 1,234 (fmt.num would write 1234.0)."""
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else fmt.num(value)
+
+
 def _label(prof: dict, cid: str) -> str:
     for c in prof.get("categories") or []:
         if isinstance(c, dict) and c.get("id") == cid:
@@ -53,12 +58,12 @@ def summary_rows(prof: dict) -> list[tuple[str, str]]:
             ("exit status", fmt.fact(prof.get("exit_status")) + (" (interrupted)" if prof.get("interrupted") else "")
              + (" (stopped after --duration)" if prof.get("stopped_after_duration") else "")),
             ("recorded", f"{fmt.seconds(prof.get('duration_s'))} from {prof.get('started_utc') or '?'}"),
-            ("samples", f"{fmt.num(samples.get('total'))} thread-samples ({fmt.num(samples.get('busy'))} busy, "
-                        f"{fmt.num(samples.get('idle'))} idle) from {fmt.num(samples.get('python_threads'))} Python "
-                        f"threads in {fmt.num(samples.get('processes'))} process(es); "
-                        f"{fmt.num(samples.get('errors'))} unreadable"),
-            ("sampling rate", f"{fmt.num(rate.get('achieved_hz'))} Hz achieved of {fmt.num(rate.get('asked_hz'))} Hz asked "
-                              f"({fmt.num(rate.get('intervals'))} intervals)"),
+            ("samples", f"{_n(samples.get('total'))} thread-samples ({_n(samples.get('busy'))} busy, "
+                        f"{_n(samples.get('idle'))} idle) from {_n(samples.get('python_threads'))} Python "
+                        f"threads in {_n(samples.get('processes'))} process(es); "
+                        f"{_n(samples.get('errors'))} unreadable"),
+            ("sampling rate", f"{fmt.num(rate.get('achieved_hz'))} Hz achieved of {_n(rate.get('asked_hz'))} Hz asked "
+                              f"({_n(rate.get('intervals'))} intervals)"),
             ("native frames", ("yes" if native.get("used") else "no") + (f" — {native.get('note')}" if native.get("note") else "")),
             ("idle samples", "kept (--idle)" if prof.get("idle_included") else "dropped (--no-idle)"),
             ("sampler", f"py-spy {tool.get('version', '?')}" + (" --nonblocking" if prof.get("nonblocking") else
@@ -97,10 +102,10 @@ def category_rows(prof: dict) -> list[list[str]]:
     for c in prof.get("categories") or []:
         if not isinstance(c, dict):
             continue
-        inside = ", ".join(f"{d.get('name')} {fmt.num(d.get('samples'))}" for d in (c.get("details") or [])[:3]
+        inside = ", ".join(f"{d.get('name')} {_n(d.get('samples'))}" for d in (c.get("details") or [])[:3]
                            if isinstance(d, dict))
         kernels = ", ".join(str(k.get("name")) for k in c.get("kernels") or [] if isinstance(k, dict))
-        rows.append([str(c.get("label", c.get("id"))), fmt.num(c.get("samples")), fmt.share(c.get("share")),
+        rows.append([str(c.get("label", c.get("id"))), _n(c.get("samples")), fmt.share(c.get("share")),
                      fmt.share(c.get("share_busy")), fmt.share(main.get(c.get("id"))),
                      one_line(inside + (f"; kernels: {kernels}" if kernels else ""), 200)])
     return rows
@@ -108,8 +113,9 @@ def category_rows(prof: dict) -> list[list[str]]:
 
 def frame_rows(prof: dict, which: str) -> list[list[str]]:
     rows = (prof.get("top_frames") or {}).get(which) or []
-    return [[one_line(r.get("frame"), 160), fmt.num(r.get("samples")), fmt.share(r.get("share")),
-             _label(prof, str(r.get("category")))] for r in rows[:TOP_ROWS] if isinstance(r, dict)]
+    return [[one_line(r.get("frame"), 160), _n(r.get("samples")), fmt.share(r.get("share")),
+             _label(prof, str(r.get("category"))) if r.get("category") else "—"]
+            for r in rows[:TOP_ROWS] if isinstance(r, dict)]
 
 
 def process_rows(prof: dict) -> list[list[str]]:
@@ -121,8 +127,8 @@ def process_rows(prof: dict) -> list[list[str]]:
         total = sum(_num(v) for v in cats.values())
         top = ", ".join(f"{k} {fmt.share(v / total)}" for k, v in list(cats.items())[:3] if total)
         out.append([str(p.get("pid")), str(p.get("role")), one_line(p.get("command") or "", 120),
-                    fmt.num(p.get("samples")), top or "—", fmt.seconds(p.get("cpu_s")),
-                    f"{fmt.num(p.get('native_threads'))} ({fmt.seconds(p.get('native_cpu_s'))})"])
+                    _n(p.get("samples")), top or "—", fmt.seconds(p.get("cpu_s")),
+                    f"{_n(p.get('native_threads'))} ({fmt.seconds(p.get('native_cpu_s'))})"])
     return out
 
 
@@ -134,7 +140,7 @@ def thread_rows(prof: dict) -> list[list[str]]:
         cpu = t.get("cpu") if isinstance(t.get("cpu"), dict) else {}
         source = "py-spy + /proc" if t.get("python") and cpu else "py-spy" if t.get("python") else "/proc only (native)"
         out.append([str(t.get("pid")), str(t.get("tid")), one_line(t.get("name") or "", 40), source,
-                    fmt.num(t.get("samples")), _label(prof, str(t.get("top_category"))) if t.get("top_category") else "—",
+                    _n(t.get("samples")), _label(prof, str(t.get("top_category"))) if t.get("top_category") else "—",
                     fmt.seconds(cpu.get("user_s")), fmt.seconds(cpu.get("sys_s")), fmt.share(cpu.get("busy_share"))])
     return out
 
@@ -146,7 +152,7 @@ def sources_text(prof: dict) -> list[str]:
              f"CPU seconds per thread and process: {src.get('cpu', '/proc')}."]
     if native.get("available"):
         lines.append(f"Threads without a Python thread state (OpenMP/BLAS pools, framework threads): "
-                     f"{fmt.num(native.get('count'))} seen, {fmt.num(native.get('busy_count'))} busy, "
+                     f"{_n(native.get('count'))} seen, {_n(native.get('busy_count'))} busy, "
                      f"{fmt.seconds(native.get('cpu_s'))} CPU ({fmt.seconds(native.get('sys_s'))} system — "
                      f"spinning with sched_yield shows as system time) ≈ {fmt.num(native.get('cores_busy'))} cores busy "
                      "on average; py-spy cannot see inside them, their time is from /proc only.")
@@ -247,8 +253,8 @@ def flame_html(prof: dict) -> Markup:
     legend = "".join(f'<span><i style="background:{COLORS.get(c, "#999")}"></i>{escape(_label(prof, c))}</span>'
                      for c in data["categories"] if c in COLORS)
     caption = (f"Icicle graph: the root on top, each frame as wide as the samples under it "
-               f"({fmt.num(tree.get('total'))} in all; frames under {fmt.num(tree.get('min_samples'))} samples folded "
-               f"into their caller: {fmt.num(tree.get('folded_samples'))} samples). Colour = the category its samples "
+               f"({_n(tree.get('total'))} in all; frames under {_n(tree.get('min_samples'))} samples folded "
+               f"into their caller: {_n(tree.get('folded_samples'))} samples). Colour = the category its samples "
                "went to. Hover for numbers, click to zoom, type to highlight frames.")
     return Markup(
         f'<style>{FLAME_STYLE}</style><div id="profile-flame" class="flame">'
@@ -365,7 +371,7 @@ def terminal(run, width: int = 100) -> str:
         return ""
     samples = prof.get("samples") or {}
     out = [f"Profile: {one_line(_command(prof), width - 9)}",
-           f"  {fmt.num(samples.get('total'))} samples, {fmt.seconds(prof.get('duration_s'))}, "
+           f"  {_n(samples.get('total'))} samples, {fmt.seconds(prof.get('duration_s'))}, "
            f"{fmt.num((prof.get('rate') or {}).get('achieved_hz'))} Hz, exit status {fmt.fact(prof.get('exit_status'))}"]
     main = {c.get("id"): c.get("share") for c in (prof.get("main_thread") or {}).get("categories") or []
             if isinstance(c, dict)}

@@ -77,6 +77,9 @@ def command(mode, pythons, labels, outdir, budget, no_verify, only, device, no_r
         paths.update({"raw": raw} if raw else {})
     from stackprof.render import render
     click.echo(render(run, "terminal"), nl=False)
+    if recording is not None:
+        from stackprof.render.parts import profile as profile_part
+        click.echo(profile_part.terminal(run), nl=False)
     click.echo("")
     for fmt in ("html", "md", "json", "raw"):
         if fmt in paths:

@@ -6,9 +6,8 @@ Shares are of the main thread's samples (the launched program's wall time) unles
 fix can save of the program's run time. Whole-program estimates use Amdahl's law and say so."""
 from __future__ import annotations
 
-from stackprof import severity
 from stackprof.rules.facts import Facts, as_number
-from stackprof.rules.findings import make
+from stackprof.rules.findings import graded, make
 from stackprof.rules.registry import RULES, rule
 
 PROFILE_RULES = ("C12", "P1", "P2", "P3", "P4", "P5", "P6")
@@ -53,6 +52,11 @@ def busy_share(prof: dict, category: str) -> float:
         if isinstance(c, dict) and c.get("id") == category:
             return as_number(c.get("share_busy")) or 0.0
     return 0.0
+
+
+def _grade(ratio: float | None, kind: str = "defect") -> str:
+    """The one severity scale (rules.findings.graded): estimated, so at most medium; capped by the kind."""
+    return graded({"kind": "estimated", "ratio": ratio}, kind)
 
 
 def pf(path: str, value) -> dict:
@@ -132,7 +136,7 @@ def c12_dataloader_starving(facts: Facts):
     if cpu_evidence:
         evidence.append(cpu_evidence)
     return make(
-        "C12", severity.for_kind(severity.from_ratio(ratio, measured=False), "opportunity"),
+        "C12", _grade(ratio, "opportunity"),
         f"The model waits for data: the main thread {what} {data:.0%} of its time, computing only {math:.0%}",
         evidence=evidence, kind="opportunity",
         impact={"kind": "estimated", "ratio": round(ratio, 2),
@@ -172,7 +176,7 @@ def p1_time_in_flagged_blas(facts: Facts):
     how = ("measured here by its A/B experiment" if is_measured else
            f"the catalogue's estimate ({(finding.get('impact') or {}).get('source', 'see the finding')})")
     return make(
-        "P1", severity.from_ratio(gain, measured=False),
+        "P1", _grade(gain),
         f"{share:.0%} of the program's time is in {name}{f' ({kernel} kernels)' if kernel else ''}, which {rule_id} "
         f"flags: fixing it would make the whole program about {gain:.2f}× faster (estimate)",
         evidence=[pf("main_thread.categories[blas]", f"{share:.0%} of {work} main-thread samples"),
@@ -206,7 +210,7 @@ def p2_pool_spin_oversubscribed(facts: Facts):
         return None
     ratio = upper_bound(spin)
     return make(
-        "P2", severity.from_ratio(ratio, measured=False),
+        "P2", _grade(ratio),
         f"{spin:.0%} of the busy samples wait or spin in thread-pool synchronisation, with {threads} busy threads "
         f"for {cpus} usable CPUs",
         evidence=[pf("categories[threads_sync].share_busy", round(spin, 3)),
@@ -232,7 +236,7 @@ def p3_dispatch_overhead(facts: Facts):
         return None
     ratio = upper_bound(dispatch)
     return make(
-        "P3", severity.for_kind(severity.from_ratio(ratio, measured=False), "opportunity"),
+        "P3", _grade(ratio, "opportunity"),
         f"{dispatch:.0%} of the program's time is framework dispatch and bindings, more than the {math:.0%} "
         "spent computing: the operations are too small", kind="opportunity",
         evidence=[pf("main_thread.categories[framework_dispatch]", f"{dispatch:.0%} of {work} samples"),
@@ -262,7 +266,7 @@ def p4_reference_blas(facts: Facts):
     gain = amdahl(share, 60.0)
     libs = [d.get("name") for d in cats[0].get("libraries") or [] if isinstance(d, dict)]
     return make(
-        "P4", severity.from_ratio(gain, measured=False),
+        "P4", _grade(gain),
         f"{share:.0%} of the busy time runs in a reference BLAS ({', '.join(map(str, libs[:2])) or 'libblas'})",
         evidence=[pf("categories[blas].details[reference BLAS]", f"{share:.0%} of {int(total)} busy samples")],
         impact={"kind": "estimated", "ratio": round(gain, 2),
@@ -285,7 +289,7 @@ def p5_gil_contention(facts: Facts):
         return None
     ratio = upper_bound(gil)
     return make(
-        "P5", severity.for_kind(severity.from_ratio(ratio, measured=False), "opportunity"),
+        "P5", _grade(ratio, "opportunity"),
         f"{gil:.0%} of the busy samples wait for the GIL, across {len(threads)} Python threads", kind="opportunity",
         evidence=[pf("categories[gil].share_busy", round(gil, 3)), pf("threads[gil > 0]", len(threads))],
         impact={"kind": "estimated", "ratio": round(ratio, 2),

@@ -200,3 +200,17 @@ def test_attaching_without_permission_says_what_is_needed(tmp_path):
     finally:
         target.kill()
         target.wait()
+
+
+def test_run_profile_puts_diagnosis_and_profile_in_one_run(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "stackprof", "run", "--quick", "--only", "gemm", "--no-verify",
+                           "-o", str(out), "--profile", "--", VENV_PY, str(PROGRAMS / "matmul.py"), "2"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    run = load_run(out / "run.json")
+    assert any(b["status"] == "ok" for b in run.benchmarks)
+    assert run.profile["samples"]["total"] > 50 and run.profile["blas"]["library"] == "OpenBLAS"
+    assert (out / "profile.collapsedstack.txt").exists() and "Profile:" in proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "stackprof", "run", "--profile"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "--profile needs the program" in proc.stderr

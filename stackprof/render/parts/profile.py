@@ -279,10 +279,8 @@ def html(run):
     if warn:
         body.append(Markup(f'<div class="card"><b>Read with care</b><ul>{warn}</ul></div>'))
     body.append(Markup("<h3>Where the time goes</h3>"))
-    charts = figures(run)      # drawn in the report's Charts section (the page lists every figure there)
-    if charts:
-        body.append(Markup('<p class="muted">Charts: ') + Markup(", ").join(
-            Markup('<a href="#{}">{}</a>').format(f.id, f.title) for f in charts) + Markup(" (in Charts above).</p>"))
+    for fig in figures(run):   # the part charts its own figures (parts/__init__.py)
+        body.append(m.chart(fig))
     body.append(m.data_table(["category", "samples", "of all", "of busy", "of main thread", "inside"],
                              category_rows(prof)))
     body.append(Markup("<h3>Flame graph</h3>"))

@@ -119,7 +119,8 @@ def compact_samples(doc: dict) -> dict:
 
 
 def _report(run, embedded_doc: dict, size_note: str) -> str:
-    figs = figures_mod.benchmark_figures(run)
+    chart_figs = figures_mod.benchmark_figures(run)
+    figs = list(chart_figs)
     timings, options, target = (x if isinstance(x, dict) else {} for x in (run.timings, run.options, run.target))
     meta = [(k, v) for k, v in (
         ("created", run.created_utc), ("stackprof", (run.tool or {}).get("version")),
@@ -136,7 +137,7 @@ def _report(run, embedded_doc: dict, size_note: str) -> str:
             extra.append(section)
             figs = figs + list(part.figures(run))
     return render_page(
-        "report.html.j2", title=f"stackprof report — {run.label}", figures=figs,
+        "report.html.j2", title=f"stackprof report — {run.label}", figures=figs, chart_figures=chart_figs,
         embedded={EMBED_ID: embedded_doc}, run=run, head=summary.headline(run),
         essentials=summary.essentials(run), findings=by_kind["defect"], opportunities=by_kind["opportunity"],
         notes=by_kind["note"], kind_blurbs=summary.KIND_BLURBS, bench_rows=bench_rows,

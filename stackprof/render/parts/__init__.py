@@ -3,7 +3,9 @@ per-rank results of a distributed run, …). One module per part, one registrati
 
 A part module exposes:
     html(run) -> stackprof.render.html.Section | None   (body: escaped Markup built with html.macros())
-    figures(run) -> list                                 (plotly figures its html body charts; may be [])
+    figures(run) -> list                                 (plotly figures its html body charts with
+                                                          macros().chart(fig); they are only inlined
+                                                          for plotly, not drawn again under Charts)
     markdown(run) -> str | None                          (a Markdown block, already escaped with render.fmt's md_*)
 Each returns None when the Run has nothing for it, so a plain Run renders exactly as before.
 """

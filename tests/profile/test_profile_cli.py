@@ -214,3 +214,30 @@ def test_run_profile_puts_diagnosis_and_profile_in_one_run(tmp_path):
     assert (out / "profile.collapsedstack.txt").exists() and "Profile:" in proc.stdout
     proc = subprocess.run([sys.executable, "-m", "stackprof", "run", "--profile"], capture_output=True, text=True)
     assert proc.returncode == 2 and "--profile needs the program" in proc.stderr
+
+
+def test_native_frames_unavailable_falls_back_to_python_frames_and_says_so(tmp_path):
+    """Stands in for a platform py-spy cannot unwind natively (macOS, some CPUs): this wrapper refuses
+    --native with py-spy's own message and runs the real py-spy otherwise."""
+    real = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    wrapper = tmp_path / "py-spy"
+    wrapper.write_text("#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = --native ]; then echo 'Collecting stack "
+                       "traces from native extensions (`--native`) is not supported on your platform.'; exit 1; fi; "
+                       f"done\nexec {real} \"$@\"\n", encoding="utf-8")
+    wrapper.chmod(0o755)
+    proc, out = profile(tmp_path, "--no-probe", program=("pure_python.py", "2"), env={"STACKPROF_PYSPY": str(wrapper)})
+    assert proc.returncode == 0, proc.stderr
+    prof = load_run(out / "run.json").profile
+    assert prof["native"]["used"] is False and "not supported on your platform" in prof["native"]["note"]
+    assert any(w.startswith("native frames off") for w in prof["warnings"])
+    assert prof["samples"]["total"] > 50 and "--native" not in prof["tool"]["args"]
+
+
+def test_secrets_on_the_command_line_never_reach_the_outputs(tmp_path):
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    proc, out = profile(tmp_path, "--no-probe", "--subprocesses", program=("sleeper.py", "1", f"--token={token}"))
+    assert proc.returncode == 0, proc.stderr
+    for name in ("run.json", "report.html", "report.md", "profile.collapsedstack.txt"):
+        text = (out / name).read_text(encoding="utf-8")
+        assert token not in text, name
+    assert "sleeper.py" in (out / "run.json").read_text(encoding="utf-8")

@@ -14,6 +14,7 @@ from stackprof.compare.envdiff import diff_environments, pair_entries
 from stackprof.compare.text import facts_differ, side_letter
 from stackprof.compare.verdicts import VERDICTS, compare_benchmarks, method_text
 from stackprof.errors import DocumentError
+from stackprof.profile.compare import compare_profiles
 from stackprof.model import Run, check_schema, read_json_document
 
 COMPARISON_SCHEMA = "stackprof.comparison/1"
@@ -88,6 +89,7 @@ def compare_runs(runs: list[Run]) -> dict:
         "verdicts": list(VERDICTS),
         "environment_diff": env_diff,
         "pairs": pairs,
+        "profile": compare_profiles(runs),        # category shares of profiled runs, or None
     }
 
 

@@ -1,6 +1,7 @@
 """Terminal summary of a Comparison: what differs, the verdict per benchmark and its explanation."""
 from __future__ import annotations
 
+from stackprof.profile import compare as profile_compare
 from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, bundle_text, change_text,
                                     collapse_groups, counts_text, excerpts, fact_change, facts_differ,
                                     interval_text, run_name, short_path, side_letter, unmeasured_in_both,
@@ -23,6 +24,9 @@ def render(comparison: dict) -> str:
                  f"{method['text']})")
     for pair in comparison["pairs"]:
         lines += _pair(pair, runs)
+    profile = profile_compare.terminal(comparison.get("profile"))
+    if profile:
+        lines += ["", profile.rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 

@@ -62,10 +62,16 @@ def b3_threads_forced_low(facts: Facts):
     cpus, cpu_evidence = facts.effective_cpus()
     if not cpus or cpus < 2:
         return None
-    low = {k: v for k, v in facts.env_set(*THREAD_VARS).items() if 0 < (as_number(v) or 0) < cpus}
+    # Processes that share the CPUs on purpose (torchrun sets OMP_NUM_THREADS=1 and LOCAL_WORLD_SIZE for
+    # its ranks): each rank's fair share is what counts, not the whole machine.
+    sharing = as_number(facts.env("LOCAL_WORLD_SIZE")) or 1
+    share = max(1.0, cpus / sharing)
+    low = {k: v for k, v in facts.env_set(*THREAD_VARS).items() if 0 < (as_number(v) or 0) < share}
     if not low:
         return None
     evidence = [fact(f"env_vars.vars.{k}", v) for k, v in low.items()] + cpu_evidence
+    if sharing > 1:
+        evidence.append(fact("env_vars.vars.LOCAL_WORLD_SIZE", facts.env("LOCAL_WORLD_SIZE")))
     torch_threads = facts.num("torch.parallel.num_threads")
     if torch_threads:
         evidence.append(fact("torch.parallel.num_threads", int(torch_threads)))

@@ -81,3 +81,17 @@ def test_a_gap_that_follows_from_a_library_design_is_a_note_with_thread_counts()
     assert finding.kind == "note" and "by design" in finding.title and "1 thread by design" in finding.impact["text"]
     gemm = [dict(r, op="gemm", op_key="gemm/cpu/fp32", id=r["id"].replace("exp", "gemm")) for r in run.benchmarks]
     assert RULES["M1"].check(Facts(Run(benchmarks=gemm))).kind == "defect"      # both GEMMs are threaded
+
+
+def test_b3_judges_a_torchrun_rank_by_its_share_of_the_cpus():
+    from stackprof.rules import RULES
+    from stackprof.rules.facts import Facts
+    from tests.rules.cases import healthy
+    from tests.rules.edit import set_path
+
+    doc = set_path(healthy("torch-healthy"), "environment.env_vars.vars.OMP_NUM_THREADS", "1")
+    run = Run.from_dict(doc)
+    cpus = Facts(run).effective_cpus()[0]
+    assert RULES["B3"].check(Facts(run)) is not None                       # one process, capped: a defect
+    ranks = set_path(doc, "environment.env_vars.vars.LOCAL_WORLD_SIZE", str(int(cpus)))
+    assert RULES["B3"].check(Facts(Run.from_dict(ranks))) is None          # one thread per rank, CPUs shared

@@ -127,6 +127,16 @@ def test_debian_numpy_is_the_distribution_package(debian_run):
     assert "Environment: provenance" in report and f"Debian package python3-numpy {version}" in report
 
 
+def test_links_say_loaded_when_the_framework_is_already_imported(debian_run):
+    """Same agent process, numpy imported first: each link is checked against /proc/self/maps."""
+    numpy, packages = Target("/usr/bin/python3").run_tasks([Task("facts.numpy"), Task("facts.packages")])
+    assert numpy.ok and packages.ok
+    links = {link["needed"]: link for link in packages.data["builds"]["numpy"]["links"]}
+    assert links["libblas.so.3"]["loaded"] is True and links["liblapack.so.3"]["loaded"] is True
+    maps = {l["filepath"] for l in numpy.data["runtime_blas"]}
+    assert links["libblas.so.3"]["real_path"] in maps
+
+
 def test_a1_names_debians_package_and_the_blas_it_resolves_to(debian_run):
     found = findings(debian_run)
     oracle = libblas_oracle()

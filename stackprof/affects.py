@@ -79,8 +79,10 @@ AFFECTS: dict[str, Affects] = {
     "B7": Affects("memory-bound kernels on large arrays", STREAM | ELEMENTWISE, size_matters=True),
     "C4": Affects("fp32 GEMM and convolution on CUDA (TF32)", GEMM | CONV, device="cuda", dtypes=frozenset({"fp32"})),
     "C6": Affects("every CUDA kernel launched from Python", frameworks=frozenset({"torch"}), device="cuda"),
-    "C8": Affects("ATen's own vectorised kernels (elementwise, reductions, copies), not GEMM or convolution",
-                  ELEMENTWISE | STREAM, frameworks=frozenset({"torch"})),
+    # ATen's vectorised math: what the SIMD width changes is arithmetic (exp, softmax, layer norm); a sum
+    # or a copy runs at memory speed at any width, so it would hide the cap.
+    "C8": Affects("ATen's own vectorised elementwise kernels (exp, softmax, layer norm), not GEMM, convolution "
+                  "or memory-bound copies", frozenset({"exp", "softmax", "layer_norm"}), frameworks=frozenset({"torch"})),
     "D2": Affects("TensorFlow's oneDNN kernels: convolutions and bf16 GEMM, not fp32 GEMM", GEMM | CONV,
                   frameworks=frozenset({"tensorflow"}), also=_not_fp32_gemm),
     "F8": Affects("collective operations", COLLECTIVES, device="any"),

@@ -35,7 +35,7 @@ def with_affected_benchmarks(finding: dict, run: Run) -> dict:
     affects (affects.py): the cheapest that shows the cause, per framework; or, when no benchmark it
     affects ran, no benchmark and the reason ("not_measurable"), instead of a re-run that cannot show it."""
     exp = finding.get("experiment")
-    if not isinstance(exp, dict):
+    if not isinstance(exp, dict) or exp.get("pair"):       # a pair names its two benchmarks itself
         return finding
     names = exp.get("candidates") if isinstance(exp.get("candidates"), list) else exp.get("benchmarks") or []
     candidates = [r for r in (run.benchmark(i) for i in names) if r]

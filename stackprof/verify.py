@@ -55,7 +55,8 @@ class Planned:
 
 
 def experiment_key(exp: dict) -> str:
-    return json.dumps([exp.get("env"), sorted(exp.get("benchmarks") or [])], sort_keys=True, default=str)
+    return json.dumps([exp.get("env"), sorted(exp.get("benchmarks") or []), exp.get("pair")], sort_keys=True,
+                      default=str)
 
 
 def verify(target: Target, run: Run, budget_s: float, progress=None, rounds: int = ROUNDS,
@@ -218,6 +219,8 @@ class _Sides:
 
 
 def _measure(sides: _Sides, run: Run, p: Planned, rounds: int, progress) -> dict:
+    if p.experiment.get("pair"):
+        return _measure_pair(sides, run, p, rounds, progress)
     env = p.experiment.get("env") or {}
     records = p.records
     frameworks = list(dict.fromkeys(r.get("framework") for r in records))
@@ -256,6 +259,49 @@ def _measure(sides: _Sides, run: Run, p: Planned, rounds: int, progress) -> dict
     verdict = combine(results)
     verdict.update(env=env, rounds=done, elapsed_s=round(time.monotonic() - t0, 2), benchmarks=results,
                    estimated_cost_s=round(p.cost_s, 2), load_avg=_load())
+    return verdict
+
+
+def _measure_pair(sides: _Sides, run: Run, p: Planned, rounds: int, progress) -> dict:
+    """A "pair" experiment: two benchmarks of the same work in the patient's environment (one library
+    against another on the same case), measured alternately in rounds so that drift between two
+    moments cannot pass for a difference between libraries. Before = the slower-looking one."""
+    by_id = {r["id"]: r for r in p.records}
+    pair = [by_id.get(i) for i in p.experiment["pair"]]
+    if None in pair or len(pair) != 2:
+        return {"status": "skipped", "env": {}, "note": "a benchmark of the pair did not run ok in this run"}
+    slow, fast = pair
+    rounds_of: dict[str, list] = {slow["id"]: [], fast["id"]: []}
+    waits: list = []
+    t0, done = time.monotonic(), 0
+    try:
+        while done < rounds + EXTRA_ROUNDS:
+            for _ in range(rounds if done == 0 else EXTRA_ROUNDS):
+                order = (slow, fast) if done % 2 == 0 else (fast, slow)
+                seen = []
+                for record in order:
+                    m = sides.measure(record.get("framework"), None, [record])[0]
+                    if m.ok:                       # seconds per GFLOP (or per byte): the same scale for both
+                        work = (m.work.get("flops") or m.work.get("bytes") or 1.0) / 1e9
+                        rounds_of[record["id"]].append([t / work for t in m.samples_s])
+                        seen.append(machine_state.contention(m.state))
+                waits.append(max((w for w in seen if w is not None), default=None))
+                done += 1
+            result = judge_record(slow, rounds_of[slow["id"]], rounds_of[fast["id"]], waits)
+            if result["status"] != "inconclusive":
+                break
+    except Exception as exc:               # noqa: BLE001
+        run.add_error("verify", f"finding {', '.join(p.findings)}", f"{exc.__class__.__name__}: {exc}", kind="exception")
+        return {"status": "failed", "env": {}, "note": one_line(f"re-run failed: {exc}")}
+    result["id"] = f"{slow['id']} vs {fast['id']}"
+    for side, record in (("before", slow), ("after", fast)):    # back to each benchmark's own value
+        point = result.get(side)
+        if isinstance(point, dict) and point.get("median_s"):
+            work = (record.get("work") or {}).get("flops") or (record.get("work") or {}).get("bytes") or 1.0
+            result[side] = remeasured_value(record, point["median_s"] * work / 1e9)
+    verdict = combine([result])
+    verdict.update(env={}, pair=[slow["id"], fast["id"]], rounds=done, elapsed_s=round(time.monotonic() - t0, 2),
+                   benchmarks=[result], estimated_cost_s=round(p.cost_s, 2), load_avg=_load())
     return verdict
 
 
@@ -339,7 +385,11 @@ def apply_verdict(finding: dict, verdict: dict) -> dict:
                         f"{verdict['ci'][0]:.2f}–{verdict['ci'][1]:.2f})")
     out["impact"] = {"kind": "measured", "ratio": ratio, "source": "measured on this machine (A/B re-run)",
                      "benchmarks": ids, "text": verdict_text}
-    out["title"] = f"{finding.get('title')} — not confirmed: {'slower' if status == 'worse' else 'no effect'} when changed"
+    if verdict.get("pair"):
+        out["title"] = f"{finding.get('title')} — not confirmed: no such gap when measured alternately"
+    else:
+        out["title"] = (f"{finding.get('title')} — not confirmed: "
+                        f"{'slower' if status == 'worse' else 'no effect'} when changed")
     return out
 
 

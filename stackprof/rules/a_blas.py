@@ -8,7 +8,7 @@ from stackprof import severity as scale
 from stackprof.rules import isa
 from stackprof.rules import provenance as prov
 from stackprof.rules.facts import OPENBLAS_CORE_ISA, Facts, isa_rank, part
-from stackprof.rules.findings import bench, estimated, experiment, fact, graded, make, measured
+from stackprof.rules.findings import bench, estimated, experiment, fact, graded, make, measured, pair_experiment
 from stackprof.rules.registry import rule
 
 BLAS_OPS = {"gemm", "gemv", "matmul", "solve", "svd", "cholesky", "lu"}
@@ -188,14 +188,20 @@ def a7_mkl_on_amd(facts: Facts):
         impact = measured(ratio, f"{fast.get('framework')} GEMM is {ratio:.2f}× faster than {slow.get('framework')}'s "
                           f"MKL GEMM on the same {slow.get('dtype')} case", [slow["id"], fast["id"]])
         severity = graded(impact)
+        proof = pair_experiment(slow, fast, f"{slow.get('framework')}'s MKL GEMM against {fast.get('framework')}'s "
+                                            "on the same case, measured alternately")
     else:
         # The source's numbers are SGEMM vs DGEMM GFLOP/s, not a speed-up of one call: no ratio quoted.
         impact = estimated("MKL 2020.2 on a Ryzen 3700X ran SGEMM on a generic path (237 GFLOP/s, below its own "
                            "DGEMM at 383); reports differ per routine and MKL version — measure both",
                            "https://danieldk.eu/Posts/2020-08-31-MKL-Zen.html")
         severity = "info"                 # a question for a measurement, not a verdict
+        proof = None
+    path = facts.get("kernels.torch.mkl.code_path")
+    if "torch" in users and path:
+        evidence.append(fact("kernels.torch.mkl.code_path", path))     # what MKL itself says it dispatched
     return make(
-        "A7", severity, title, evidence=evidence, impact=impact, ab=True,
+        "A7", severity, title, evidence=evidence, impact=impact, ab=True, experiment=proof,
         fix="Compare with an OpenBLAS/BLIS build (pip numpy uses OpenBLAS; conda: blas=*=openblas); "
             "MKL ≥ 2020.1 ignores MKL_DEBUG_CPU_TYPE.",
         references=["flame/blis#312", "https://danieldk.eu/Posts/2020-08-31-MKL-Zen.html",

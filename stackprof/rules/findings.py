@@ -55,6 +55,13 @@ def experiment(env: dict, records: list[dict], description: str, limit: int = 2)
             "candidates": [r["id"] for r in records if r.get("id")], "description": description}
 
 
+def pair_experiment(slow: dict, fast: dict, description: str) -> dict:
+    """Two benchmarks of the same work measured alternately in the patient's environment (verify): a
+    gap between two libraries seen once, at two moments, is proven only when it holds interleaved."""
+    ids = [slow["id"], fast["id"]]
+    return {"env": {}, "pair": ids, "benchmarks": ids, "description": description}
+
+
 def graded(impact: dict, kind: str = "defect") -> str:
     """Severity of an impact on the one scale (stackprof.severity): a measured speed ratio maps through
     the table, an estimated one too but at most medium, no ratio is low; capped by the kind."""

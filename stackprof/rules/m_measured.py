@@ -7,7 +7,7 @@ import json
 from stackprof import severity as scale
 from stackprof.affects import threaded
 from stackprof.rules.facts import Facts, as_number, part
-from stackprof.rules.findings import bench, estimated, fact, make, measured
+from stackprof.rules.findings import bench, estimated, fact, make, measured, pair_experiment
 from stackprof.rules.registry import rule
 
 LAG_PCT = 0.80          # a library below 80% of the best one for the same op, dtype and shape
@@ -73,7 +73,9 @@ def _m1(lagging: list, kind: str):
              f"{best.get('framework')} (or a threaded library) where it matters." if design else
              f"Use {best.get('framework')} for this operation, or find out why {slow.get('framework')}'s kernel is "
              "slower here (other findings above may name the cause)."),
-        references=["stackprof measurement: same op, dtype and shape across libraries"])
+        references=["stackprof measurement: same op, dtype and shape across libraries"],
+        experiment=pair_experiment(slow, best, f"{slow.get('framework')} against {best.get('framework')} on the same "
+                                               "case, measured alternately"))
 
 
 @rule("M2", "kernels reach a small share of the hardware peak")

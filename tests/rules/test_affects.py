@@ -39,7 +39,7 @@ def test_tensorflow_onednn_is_proven_on_convolution_and_bf16_not_fp32_gemm():
 def test_aten_capability_moves_aten_kernels_not_gemm():
     run = Run(benchmarks=RECORDS)
     exp = with_affected_benchmarks(finding("C8", ["t-gemm-1024", "t-softmax", "t-sum"]), run)["experiment"]
-    assert exp["benchmarks"] == ["t-sum"] and "not GEMM" in exp["affects"]
+    assert exp["benchmarks"] == ["t-softmax"] and "not GEMM" in exp["affects"]     # a sum runs at memory speed
 
 
 def test_a_thread_cap_needs_a_kernel_large_enough_and_on_a_thread_pool():

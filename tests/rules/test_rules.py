@@ -172,8 +172,8 @@ def assert_shape(finding, run: Run):
     if finding.impact["kind"] == "estimated":
         assert finding.impact["source"]
     if finding.experiment is not None:                  # benchmarks may be none: analyze then says why
-        assert finding.experiment["env"]
-        assert all(run.benchmark(i) for i in finding.experiment["benchmarks"] + finding.experiment["candidates"])
+        assert finding.experiment["env"] or len(finding.experiment.get("pair") or []) == 2     # a change, or a pair
+        assert all(run.benchmark(i) for i in finding.experiment["benchmarks"] + finding.experiment.get("candidates", []))
 
 
 AB_CAUSES = {"A6", "A7", "B6", "B7", "C4", "C7", "C8", "C9", "D2", "F8", "F10"}

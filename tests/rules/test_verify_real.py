@@ -43,3 +43,26 @@ def test_thread_cap_experiment_is_measured(venv_numpy, monkeypatch):
     print(f"B3 OMP_NUM_THREADS=1 -> unset: {v['status']} {v['ratio']:.2f}x "
           f"(CI {v['ci'][0]:.2f}-{v['ci'][1]:.2f}, p={v['p_value']:.2g}, {v['rounds']} rounds: "
           f"{[b['round_ratios'] for b in v['benchmarks']]}, load {v['load_avg']})")
+
+
+@pytest.mark.slow
+def test_a_gap_between_two_libraries_is_proven_alternately(venv_torch):
+    """A pair experiment (A7, M1): numpy's and torch's fp32 GEMM of the same case, measured alternately in
+    warm agents of the patient's environment; the verdict compares the two at the same moments."""
+    from stackprof.rules.findings import pair_experiment
+    target = Target(venv_torch)
+    run = Run(label="pair")
+    collect_facts(target, run, only=["system"])
+    bench.run_benchmarks(target, run, "quick", only="gemm", device="cpu")
+    numpy_gemm, torch_gemm = (run.benchmark(f"gemm/{fw}/cpu/fp32/1024x1024x1024") for fw in ("numpy", "torch"))
+    slow, fast = sorted((numpy_gemm, torch_gemm), key=lambda r: r["value"])
+    run.findings = [{"id": "M1", "kind": "defect", "severity": "medium", "title": "gap", "status": "suspected",
+                     "impact": {"kind": "measured", "ratio": fast["value"] / slow["value"]},
+                     "experiment": pair_experiment(slow, fast, "alternately")}]
+    verify(target, run, budget_s=60)
+    v = run.findings[0]["verification"]
+    assert v["status"] in MEASURED and v["pair"] == [slow["id"], fast["id"]] and v["rounds"] >= 2
+    assert v["benchmarks"][0]["id"] == f"{slow['id']} vs {fast['id']}"
+    for side, record in (("before", slow), ("after", fast)):     # each side in its own unit, near its first figure
+        assert 0.33 < v[side]["value"] / record["value"] < 3, (side, v[side], record["value"])
+    print(f"pair {slow['id']} vs {fast['id']}: {v['status']} {v['ratio']:.2f}x {v['note']}")

@@ -69,8 +69,9 @@ def interpreter(name: str, recipe: dict) -> str:
                 subprocess.run(prefix + ["apt-get", "install", "-y", "-qq", *recipe["apt"]], check=True,
                                capture_output=True)
         return python
-    from conftest import make_venv          # the tests' cached venvs: same key, built once
-    return str(make_venv(name, recipe["packages"]))
+    from conftest import make_venv          # cached like the tests' venvs; recipes with the same packages share one
+    first = recipe["packages"][0].split("=")[0].split("[")[0]
+    return str(make_venv(f"corpus-{first}", recipe["packages"]))
 
 
 def environment(recipe: dict) -> dict[str, str]:

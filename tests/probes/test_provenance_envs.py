@@ -346,3 +346,16 @@ def test_d3_names_tensorflow_cpu(tmp_path):
     d3 = findings({"environment": env})["D3"]
     assert "(tensorflow-cpu: binary wheel from an index (manylinux_2_17_x86_64), Google CPU-only TensorFlow" in d3["title"]
     assert "no nvidia* CUDA wheels installed" in d3["title"]
+
+
+def test_a1_names_a_local_build(mixed_run):
+    """numpy compiled here from its sdist against the reference BLAS (what `pip install --no-binary numpy`
+    gives where only libblas-dev is installed): the real local-build record of this venv's sdist build,
+    given to numpy, and numpy's build config naming the generic "blas"."""
+    env = json.loads(json.dumps(mixed_run["environment"]))
+    local = dist({"environment": env}, "markupsafe")["provenance"]
+    dist({"environment": env}, "numpy")["provenance"] = local
+    env["numpy"]["blas"] = {"name": "blas", "found": True}
+    a1 = findings({"environment": env})["A1"]
+    assert a1["title"].startswith(f"numpy {env['numpy']['version']}, wheel built on this machine from an sdist (linux_x86_64)")
+    assert "--only-binary=:all:" in a1["fix"]

@@ -52,6 +52,7 @@ class Run:
     target: dict = field(default_factory=dict)        # interpreter probed
     options: dict = field(default_factory=dict)       # how the run was invoked (mode, budget, redact…)
     timings: dict = field(default_factory=dict)       # wall seconds per stage
+    noise: dict = field(default_factory=dict)         # the run's own drift and machine reference (noise.py)
     dist: dict = field(default_factory=dict)          # per-rank results of a distributed run (docs/schema-dist.md)
     profile: dict = field(default_factory=dict)       # workload profile (docs/schema-profile.md); {} when none
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)

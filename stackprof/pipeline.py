@@ -68,7 +68,7 @@ def run_stage(run: Run, stage: str, step, *args, **kwargs) -> bool:
 def diagnose(target: Target, run: Run, mode: str, budget_s: float | None = None, progress=None,
              verify_experiments: bool = True, only=None, device: str | None = None) -> Run:
     """probe + bench + analyze + verify on one target; every stage runs even if an earlier one failed."""
-    from stackprof import analyze, verify
+    from stackprof import analyze, noise, verify
     from stackprof.collect import collect_facts
 
     started = time.perf_counter()
@@ -77,8 +77,10 @@ def diagnose(target: Target, run: Run, mode: str, budget_s: float | None = None,
     run_stage(run, "probe", collect_facts, target, run)
     bench_budget = budget_s * BENCH_SHARE if budget_s else None
     say(f"benchmarks ({mode})")
+    floor = noise.Floor()                      # the machine's reference before the benchmarks
     run_stage(run, "bench", _benchmarks, target, run, mode, budget_s=bench_budget, only=only, device=device,
               progress=(lambda done, total, what: say(f"  {done}/{total} {what}")) if progress else None)
+    run_stage(run, "noise", floor.finish, target, run)     # key cases again + the reference after
     run_stage(run, "analyze", analyze.analyze, run)
     if verify_experiments:
         spent = time.perf_counter() - started

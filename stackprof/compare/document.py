@@ -12,7 +12,8 @@ from stackprof import __version__
 from stackprof.compare.attribution import attribute
 from stackprof.compare.envdiff import diff_environments, pair_entries
 from stackprof.compare.text import facts_differ, side_letter
-from stackprof.compare.verdicts import VERDICTS, compare_benchmarks, method_text
+from stackprof.compare.drift import apart_threshold
+from stackprof.compare.verdicts import BASES, VERDICTS, compare_benchmarks, method_text
 from stackprof.errors import DocumentError
 from stackprof.profile.compare import compare_profiles
 from stackprof.model import Run, check_schema, read_json_document
@@ -49,15 +50,21 @@ def compare_runs(runs: list[Run]) -> dict:
     env_diff = diff_environments([r.environment for r in runs])
     pairs = []
     for i in range(1, len(runs)):
-        benchmarks = compare_benchmarks(runs[0], runs[i], (side_letter(0), side_letter(i)))
-        attribute(benchmarks, env_diff, runs[0], runs[i], 0, i)
+        names = (side_letter(0), side_letter(i))
         measured = bool(runs[0].benchmarks) and bool(runs[i].benchmarks)
-        if measured and not interleaved(runs[0], runs[i]):
+        together = interleaved(runs[0], runs[i])
+        basis = ("remeasured" if together and remeasured(runs[0]) else "interleaved") if together else "apart"
+        threshold = apart_threshold(runs[0], runs[i], names) if measured and not together else None
+        benchmarks = compare_benchmarks(runs[0], runs[i], names, basis=basis, threshold=threshold)
+        attribute(benchmarks, env_diff, runs[0], runs[i], 0, i)
+        if threshold:
             for bench in benchmarks:
                 if bench["verdict"] in ("faster", "slower"):
-                    bench["reason"] += "; measured at different times, not interleaved (see the note at the top)"
+                    bench["reason"] += (f"; measured at different times: beyond the ±{threshold['value']:.0%} "
+                                        "these runs can drift")
         pairs.append({
-            "a": 0, "b": i, "interleaved": interleaved(runs[0], runs[i]) if measured else None,
+            "a": 0, "b": i, "interleaved": together if measured else None, "basis": basis,
+            "basis_text": BASES[basis], "threshold": threshold,
             "counts": {v: n for v, n in Counter(b["verdict"] for b in benchmarks).items()},
             "benchmarks": benchmarks,
             "headline": _headlines(runs[0], runs[i]),
@@ -72,9 +79,10 @@ def compare_runs(runs: list[Run]) -> dict:
     apart = [p for p in pairs if p["interleaved"] is False]
     if apart:
         which = ", ".join(f"{side_letter(p['b'])} and {side_letter(p['a'])}" for p in apart)
-        notes.append(f"{which} were measured at different times, not interleaved: a change in the machine's load "
-                     "between the runs is not controlled and can look like a difference. For a controlled "
-                     "comparison run both in one command: stackprof run --python A --python B.")
+        notes.append(f"{which} were measured at different times, not interleaved: a change is called faster or "
+                     "slower only beyond the drift the runs show (threshold per pair below); smaller changes are "
+                     "'within drift'. For a controlled comparison: stackprof compare --remeasure (when both "
+                     "interpreters are on this machine) or stackprof run --python A --python B.")
     schemas = {r.schema for r in runs}
     return {
         "schema": COMPARISON_SCHEMA,
@@ -91,6 +99,11 @@ def compare_runs(runs: list[Run]) -> dict:
         "pairs": pairs,
         "profile": compare_profiles(runs),        # category shares of profiled runs, or None
     }
+
+
+def remeasured(run: Run) -> bool:
+    """A run made by `stackprof compare --remeasure` (its benchmarks re-measured interleaved)."""
+    return isinstance(run.options, dict) and bool(run.options.get("remeasured_from"))
 
 
 def interleaved(run_a: Run, run_b: Run) -> bool:

@@ -7,10 +7,10 @@ import json
 ABSENT_TEXT = "(absent)"
 
 VERDICT_TEXT = {
-    "faster": "faster", "slower": "slower", "same": "same", "noisy": "noisy",
+    "faster": "faster", "slower": "slower", "same": "same", "noisy": "noisy", "within_drift": "within drift",
     "not_comparable": "not comparable", "failed": "failed", "skipped": "skipped", "missing": "missing",
 }
-VERDICT_MARK = {"faster": "▲", "slower": "▼", "same": "=", "noisy": "~", "not_comparable": "x",
+VERDICT_MARK = {"faster": "▲", "slower": "▼", "same": "=", "noisy": "~", "within_drift": "≈", "not_comparable": "x",
                 "failed": "!", "skipped": "-", "missing": "?"}
 
 
@@ -82,7 +82,7 @@ def interval_text(ci) -> str:
 
 
 def counts_text(counts: dict) -> str:
-    order = ["faster", "slower", "same", "noisy", "not_comparable", "failed", "skipped", "missing"]
+    order = ["faster", "slower", "same", "within_drift", "noisy", "not_comparable", "failed", "skipped", "missing"]
     parts = [f"{counts[v]} {VERDICT_TEXT[v]}" for v in order if counts.get(v)]
     return ", ".join(parts) or "no benchmarks"
 
@@ -153,3 +153,12 @@ def unmeasured_summary(benches: list[dict], limit: int = 4) -> str:
 
 def side_letter(index: int) -> str:
     return chr(ord("A") + index) if index < 26 else str(index)
+
+
+def basis_text(pair: dict) -> str:
+    """How this pair's verdicts were reached: the basis and the threshold that applied."""
+    basis = pair.get("basis_text") or ("interleaved rounds" if pair.get("interleaved") else "runs measured apart")
+    threshold = pair.get("threshold")
+    if threshold:
+        return f"{basis}; faster/slower only beyond ±{threshold['value']:.0%} ({threshold['reason']})"
+    return f"{basis}; faster/slower beyond the judge's minimum effect, every round agreeing"

@@ -16,7 +16,9 @@ from stackprof.compare.rounds import clean_samples, paired_rounds
 MIN_EFFECT = judge.MIN_EFFECT
 VERDICT_WORDS = {"faster": "faster", "slower": "slower", "same": "same", "unclear": "noisy"}
 
-VERDICTS = ("faster", "slower", "same", "noisy", "not_comparable", "failed", "skipped", "missing")
+VERDICTS = ("faster", "slower", "same", "within_drift", "noisy", "not_comparable", "failed", "skipped", "missing")
+BASES = {"interleaved": "interleaved rounds (one command)", "remeasured": "re-measured interleaved (--remeasure)",
+         "apart": "runs measured apart"}
 
 # What must be equal for two records to measure the same thing.
 COMPARABLE_FIELDS = (("method", "method name/version"), ("shape", "shape"), ("dtype", "dtype"),
@@ -36,13 +38,34 @@ def method_text() -> dict:
                            f"{judged['min_clean_rounds']} rounds left a change is noisy, not faster/slower")}
 
 
-def compare_benchmarks(run_a, run_b, names: tuple[str, str] = ("A", "B")) -> list[dict]:
+def compare_benchmarks(run_a, run_b, names: tuple[str, str] = ("A", "B"), basis: str = "interleaved",
+                       threshold: dict | None = None) -> list[dict]:
     """One entry per benchmark id in either run, in the order of run A then run B; ``names`` are
-    how the reasons call the two sides."""
+    how the reasons call the two sides. ``basis``: how the runs were measured (BASES); for runs
+    measured apart, ``threshold`` ({"value", "reason"}: compare/drift.py) is the smallest change called."""
     by_a = {b.get("id"): b for b in run_a.benchmarks if isinstance(b, dict) and b.get("id")}
     by_b = {b.get("id"): b for b in run_b.benchmarks if isinstance(b, dict) and b.get("id")}
     ids = list(by_a) + [i for i in by_b if i not in by_a]
-    return [compare_records(by_a.get(i), by_b.get(i), names) for i in ids]
+    out = []
+    for i in ids:
+        entry = compare_records(by_a.get(i), by_b.get(i), names,
+                                min_effect=(threshold or {}).get("value") or MIN_EFFECT)
+        entry["basis"] = basis
+        if basis == "apart" and threshold:
+            entry = within_drift(entry, threshold)
+        out.append(entry)
+    return out
+
+
+def within_drift(entry: dict, threshold: dict) -> dict:
+    """Runs measured apart: a change beyond the usual minimum effect but not beyond the drift these runs
+    show is "within drift", said as such — never faster/slower."""
+    speedup = entry.get("speedup")
+    if entry.get("verdict") in ("same", "noisy") and speedup and abs(speedup - 1) >= MIN_EFFECT \
+            and abs(speedup - 1) < threshold["value"]:
+        return _set(entry, "within_drift", f"{(speedup - 1) * 100:+.1f}% speed, within the ±{threshold['value']:.0%} "
+                                           f"these runs measured apart can drift ({threshold['reason']})")
+    return entry
 
 
 def compare_records(a: dict | None, b: dict | None, names: tuple[str, str] = ("A", "B"),

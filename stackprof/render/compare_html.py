@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stackprof.profile import compare as profile_compare
+from stackprof.compare.text import basis_text
 from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, bundle_text, change_text,
                                     collapse_groups, counts_text, excerpts, interval_text, short_path,
                                     side_letter, unmeasured_in_both, unmeasured_summary, value_text)
@@ -15,7 +16,8 @@ from stackprof.render.figures import CONFIG, COLORS, Figure, _template
 
 EMBED_ID = "stackprof-comparison"
 MAX_CHART_ROWS = 60
-VERDICT_COLORS = {"faster": "#2e7d32", "slower": "#c62828", "same": "#6b7a8f", "noisy": "#e0892b"}
+VERDICT_COLORS = {"faster": "#2e7d32", "slower": "#c62828", "same": "#6b7a8f", "noisy": "#e0892b",
+                  "within_drift": "#9aa5b1"}
 
 
 @dataclass
@@ -57,7 +59,7 @@ def _pair_view(pair: dict, runs: list[dict]) -> dict:
             "label_a": runs[pair["a"]]["label"], "label_b": runs[pair["b"]]["label"],
             "counts": counts_text(pair["counts"]), "count_items": pair["counts"], "rows": rows, "changed": changed,
             "idle": idle, "idle_text": unmeasured_summary([b for b in pair["benchmarks"] if unmeasured_in_both(b)]),
-            "interleaved": pair.get("interleaved"),
+            "interleaved": pair.get("interleaved"), "basis": basis_text(pair),
             "headline": (fmt.fraction_pct(head.get("a")), fmt.fraction_pct(head.get("b")))
             if head.get("ratio") is not None else None}
 

@@ -4,6 +4,7 @@ through escape.md_code / md_text, so nothing in it is interpreted as markup, a l
 from __future__ import annotations
 
 from stackprof.profile import compare as profile_compare
+from stackprof.compare.text import basis_text
 from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, bundle_text, change_text,
                                     collapse_groups, counts_text, excerpts, facts_differ, interval_text,
                                     short_path, side_letter, unmeasured_in_both, unmeasured_summary,
@@ -90,7 +91,8 @@ def _benchmarks(comparison: dict, compact: bool = False) -> list[str]:
     for pair in comparison["pairs"]:
         a, b = pair["a"], pair["b"]
         la, lb = side_letter(a), side_letter(b)
-        out += [f"### {lb} ({md_text(runs[b]['label'])}) vs {la} ({md_text(runs[a]['label'])})", ""]
+        out += [f"### {lb} ({md_text(runs[b]['label'])}) vs {la} ({md_text(runs[a]['label'])})", "",
+                f"_Verdicts from {md_text(basis_text(pair), 400)}._", ""]
         if not pair["benchmarks"]:
             out += ["No benchmarks in either run.", ""]
             continue

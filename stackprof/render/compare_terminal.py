@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from stackprof.profile import compare as profile_compare
+from stackprof.compare.text import basis_text
 from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, bundle_text, change_text,
                                     collapse_groups, counts_text, excerpts, fact_change, facts_differ,
                                     interval_text, run_name, short_path, side_letter, unmeasured_in_both,
@@ -57,7 +58,8 @@ def _environment(comparison: dict) -> list[str]:
 
 def _pair(pair: dict, runs: list[dict]) -> list[str]:
     a, b = pair["a"], pair["b"]
-    lines = ["", f"  {side_letter(b)} vs {side_letter(a)}: {counts_text(pair['counts'])}"]
+    lines = ["", f"  {side_letter(b)} vs {side_letter(a)}: {counts_text(pair['counts'])}",
+             f"    verdicts from {basis_text(pair)}"]
     changed = [f"{c['path']} ({bundle_text(c)})" if c.get("count") else fact_change(c)
                for c in pair["what_changed"]]
     if changed:

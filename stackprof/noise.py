@@ -1,0 +1,126 @@
+"""The noise floor a run measures about itself, so that a later comparison of runs measured apart
+knows how far this machine drifts on its own (run.noise; docs/schema-noise.md).
+
+Two measurements, both cheap:
+- **repeats**: a few key cases (one per framework and family: GEMM, a STREAM-like copy, an elementwise
+  kernel) measured again at the end of the benchmark stage; the ratio to their first measurement is the
+  drift within the run — what a shared machine does to the same work a few seconds apart.
+- **reference workload**: a fixed pure-Python loop and a 64 MiB memory copy, run by the HOST interpreter
+  (stackprof's own, never the environment being diagnosed) at the start and at the end of the benchmark
+  stage: it calibrates the machine, not the stack, so two runs compared later can tell "the machine
+  was slower that day" from "this environment is slower".
+``drift`` = the largest |ratio − 1| of the repeats and of the reference between start and end.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from statistics import median
+
+KEY_FAMILIES = (("gemm",), ("stream_triad", "stream_copy", "stream_add", "stream_scale"),
+                ("softmax", "exp", "layer_norm", "sum"))
+MAX_REPEATS = 3
+METHOD = ("repeats: key cases measured again at the end of the benchmark stage (first vs again); reference: a "
+          "fixed pure-Python loop and a 64 MiB copy run by stackprof's own interpreter before and after the "
+          "benchmarks; drift = the largest |ratio − 1| of both")
+
+REFERENCE = r'''
+import json, time
+def loop():
+    total = 0
+    for i in range(200000):
+        total += i * i % 7
+    return total
+src = bytearray(64 << 20)
+dst = bytearray(64 << 20)
+def copy():
+    dst[:] = src
+out = {}
+for name, fn in (("python_loop_s", loop), ("copy_64mib_s", copy)):
+    fn()
+    samples = []
+    for _ in range(7):
+        start = time.perf_counter(); fn(); samples.append(time.perf_counter() - start)
+    out[name] = samples
+print(json.dumps(out))
+'''
+
+
+def reference_workload(timeout_s: float = 60.0) -> dict | None:
+    """{"python_loop_s": median, "copy_64mib_s": median} of the fixed workload, by the host interpreter."""
+    try:
+        proc = subprocess.run([sys.executable, "-c", REFERENCE], capture_output=True, text=True, timeout=timeout_s)
+        samples = json.loads(proc.stdout) if proc.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    if not isinstance(samples, dict):
+        return None
+    return {name: median(values) for name, values in samples.items() if values}
+
+
+def key_records(records: list[dict]) -> list[dict]:
+    """Up to MAX_REPEATS key cases that ran ok: per family, the cheapest, from different frameworks first."""
+    chosen: list[dict] = []
+    for family in KEY_FAMILIES:
+        ok = [r for r in records if r.get("op") in family and r.get("status") == "ok" and r.get("role") is None
+              and str(r.get("device")) == "cpu" and r.get("variant") is None]
+        ok.sort(key=lambda r: ((r.get("stats") or {}).get("median_s") or float("inf")))
+        if ok:
+            fresh = [r for r in ok if r.get("framework") not in {c.get("framework") for c in chosen}]
+            chosen.append((fresh or ok)[0])
+    return chosen[:MAX_REPEATS]
+
+
+def measure_repeats(target, records: list[dict]) -> list[dict]:
+    """The key cases again, now: [{"id", "first_median_s", "again_median_s", "ratio"}] (ratio = again/first)."""
+    from stackprof import bench
+    out = []
+    by_framework: dict = {}
+    for record in key_records(records):
+        by_framework.setdefault(record.get("framework"), []).append(record)
+    for framework, mine in by_framework.items():
+        with target.session() as session:
+            again = bench.remeasure(session, mine)
+        for record, m in zip(mine, again):
+            first = (record.get("stats") or {}).get("median_s")
+            if m.ok and first:
+                out.append({"id": record["id"], "first_median_s": first, "again_median_s": m.median_s,
+                            "ratio": round(m.median_s / first, 4)})
+    return out
+
+
+def summarize(reference_start: dict | None, reference_end: dict | None, repeats: list[dict]) -> dict:
+    ratios = [r["ratio"] for r in repeats if r.get("ratio")]
+    reference_ratios = {k: round(reference_end[k] / reference_start[k], 4) for k in reference_start or {}
+                        if reference_end and reference_end.get(k) and reference_start.get(k)}
+    spread = [abs(r - 1) for r in ratios + list(reference_ratios.values())]
+    return {"method": METHOD, "reference": {"start": reference_start, "end": reference_end,
+                                            "ratio": reference_ratios or None},
+            "repeats": repeats, "drift": round(max(spread), 4) if spread else None}
+
+
+class Floor:
+    """Start the reference before the benchmarks; finish() measures the rest into run.noise."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.start = reference_workload()
+
+    def finish(self, target, run) -> None:
+        repeats = measure_repeats(target, run.benchmarks) if run.benchmarks else []
+        run.noise = summarize(self.start, reference_workload(), repeats)
+        run.timings["noise_s"] = round(time.perf_counter() - self.started, 3)
+
+
+def machine_change(noise_a: dict | None, noise_b: dict | None) -> float | None:
+    """|ratio − 1| of the reference workload between two runs (the machine's own change), or None."""
+    refs = []
+    for noise in (noise_a, noise_b):
+        ref = ((noise or {}).get("reference") or {})
+        start = ref.get("start") or {}
+        refs.append(start)
+    a, b = refs
+    ratios = [b[k] / a[k] for k in a if b.get(k) and a.get(k)]
+    return round(max(abs(r - 1) for r in ratios), 4) if ratios else None

@@ -1,0 +1,55 @@
+"""Runs measured apart: faster/slower only beyond the larger of the minimum effect and the drift both runs
+measured about themselves (run.noise); smaller changes are "within drift", said as such; every verdict
+says its basis and the threshold that applied."""
+from __future__ import annotations
+
+import random
+
+from stackprof.compare import compare_runs
+from stackprof.model import Run
+
+
+def samples(center, n=20, spread=0.01, seed=0):
+    rng = random.Random(seed)
+    return [center * (1 + rng.uniform(-spread, spread)) for _ in range(n)]
+
+
+def record(seconds, seed, rid="gemm/numpy/cpu/fp32/1024x1024x1024"):
+    return {"id": rid, "op": "gemm", "framework": "numpy", "device": "cpu", "dtype": "fp32", "status": "ok",
+            "unit": "GFLOP/s", "direction": "higher", "work": {"flops": 2e9}, "shape": {"m": 1024},
+            "method": {"name": "stackprof.harness", "version": "1"}, "timing": "perf_counter",
+            "samples_s": samples(seconds, seed=seed)}
+
+
+def run(seconds, drift, seed, ref=0.010):
+    noise = {"drift": drift, "reference": {"start": {"python_loop_s": ref, "copy_64mib_s": 0.004}}} if drift is not None else {}
+    return Run(label=f"r{seed}", benchmarks=[record(seconds, seed)], noise=noise)
+
+
+def verdict(doc):
+    return doc["pairs"][0]["benchmarks"][0]
+
+
+def test_a_change_within_the_drift_the_runs_show_is_within_drift_not_slower():
+    doc = compare_runs([run(0.0100, 0.12, 1), run(0.0110, 0.08, 2)])       # −9%, tight samples, p tiny
+    entry = verdict(doc)
+    assert entry["verdict"] == "within_drift" and entry["basis"] == "apart"
+    assert "±12%" in entry["reason"] and doc["pairs"][0]["threshold"]["applied"] == "drift within A"
+
+
+def test_a_change_beyond_the_drift_is_called_and_says_so():
+    doc = compare_runs([run(0.0100, 0.12, 1), run(0.0200, 0.08, 2)])       # 2x slower
+    entry = verdict(doc)
+    assert entry["verdict"] == "slower" and "beyond the ±12%" in entry["reason"]
+
+
+def test_the_machine_reference_raises_the_threshold_when_the_machine_changed():
+    doc = compare_runs([run(0.0100, 0.03, 1, ref=0.010), run(0.0125, 0.03, 2, ref=0.013)])   # machine 30% slower
+    threshold = doc["pairs"][0]["threshold"]
+    assert threshold["applied"] == "change of the machine reference between the runs" and threshold["value"] > 0.25
+    assert verdict(doc)["verdict"] == "within_drift"
+
+
+def test_runs_without_a_noise_measurement_say_so():
+    doc = compare_runs([run(0.0100, None, 1), run(0.0101, None, 2)])
+    assert "not measured" in doc["pairs"][0]["threshold"]["reason"]

@@ -81,7 +81,7 @@ def run_many(targets: list[Target], labels: list[str], options: dict, outdir: st
 
 
 def _diagnose_all(targets, runs, mode: str, share: float | None, options: dict, echo: Echo) -> None:
-    from stackprof import analyze, verify
+    from stackprof import analyze, noise, verify
     from stackprof.collect import collect_facts
     from stackprof.pipeline import BENCH_SHARE, VERIFY_BUDGET_S, run_stage, settle
 
@@ -90,6 +90,7 @@ def _diagnose_all(targets, runs, mode: str, share: float | None, options: dict, 
         echo(f"[{run.label}] probing {target.executable}")
         run_stage(run, "probe", collect_facts, target, run)
     bench_started = time.perf_counter()
+    floor = noise.Floor()                     # the machine's reference before the benchmarks
     try:
         _benchmarks_interleaved(targets, runs, mode, share * BENCH_SHARE if share else None, options, echo)
     except Exception as exc:                  # noqa: BLE001 - never lose the facts to the benchmark stage
@@ -98,6 +99,7 @@ def _diagnose_all(targets, runs, mode: str, share: float | None, options: dict, 
     bench_s = round(time.perf_counter() - bench_started, 3)
     for target, run in zip(targets, runs):
         run.timings["bench_s"] = bench_s          # one shared wall time: the tasks were interleaved
+        run_stage(run, "noise", floor.finish, target, run)   # so that each run can be compared apart later
         run_stage(run, "analyze", analyze.analyze, run)
         if options.get("verify", True):
             budget = share * (1 - BENCH_SHARE) if share else VERIFY_BUDGET_S.get(mode, VERIFY_BUDGET_S["default"])

@@ -126,12 +126,10 @@ def _benchmarks_interleaved(targets, runs, mode: str, budget_s: float | None, op
         except Exception as exc:              # noqa: BLE001
             run.add_error("bench", "plan", f"{exc.__class__.__name__}: {exc}", kind="exception")
             plans.append([])
-    order = interleave(plans)
-    echo(f"benchmarks ({mode}): {len(order)} task runs over {len(runs)} environments, "
-         f"interleaved in {ROUNDS} rounds")
+    echo(f"benchmarks ({mode}): interleaved in {ROUNDS} rounds over {len(runs)} environments")
     measured: list[list[dict]] = [[] for _ in runs]        # every round's records, per target
     try:
-        _run_order(targets, runs, order, bench, measured, echo)
+        measure_interleaved(targets, runs, plans, echo, measured=measured)
     finally:                                  # an interrupted run keeps what was measured
         for run, records in zip(runs, measured):
             run.benchmarks.extend(merge_rounds(records))
@@ -142,9 +140,21 @@ def _benchmarks_interleaved(targets, runs, mode: str, budget_s: float | None, op
                 run.add_error("bench", "finish", f"{exc.__class__.__name__}: {exc}", kind="exception")
 
 
-def _run_order(targets, runs, order, bench, measured: list[list[dict]], echo: Echo) -> None:
+def measure_interleaved(targets, runs, plans: list[list[Task]], echo: Echo, envs: list[dict] | None = None,
+                        measured: list[list[dict]] | None = None) -> list[list[dict]]:
+    """Run each target's plan interleaved in ROUNDS passes (interleave), each target in its own warm
+    agent with its environment overrides (envs: one dict per target, None = unset); every round's
+    records per target, appended to ``measured`` as they arrive (an interrupt keeps them)."""
+    from stackprof import bench
+    measured = measured if measured is not None else [[] for _ in targets]
+    order = interleave(plans)
+    _run_order(targets, runs, order, bench, measured, echo, envs)
+    return measured
+
+
+def _run_order(targets, runs, order, bench, measured: list[list[dict]], echo: Echo, envs=None) -> None:
     with ExitStack() as stack:
-        sessions = [stack.enter_context(t.session()) for t in targets]
+        sessions = [stack.enter_context(t.session(env)) for t, env in zip(targets, envs or [None] * len(targets))]
         frameworks: list = [None] * len(targets)
         for n, (index, task) in enumerate(order, 1):
             run = runs[index]

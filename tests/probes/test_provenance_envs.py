@@ -359,3 +359,14 @@ def test_a1_names_a_local_build(mixed_run):
     a1 = findings({"environment": env})["A1"]
     assert a1["title"].startswith(f"numpy {env['numpy']['version']}, wheel built on this machine from an sdist (linux_x86_64)")
     assert "--only-binary=:all:" in a1["fix"]
+
+
+def test_a1_is_silent_when_alternatives_point_at_openblas(debian_run):
+    """`apt-get install libopenblas0-pthread` makes libblas.so.3 resolve to OpenBLAS while numpy's build
+    config still says "blas": the link (as the probe reports that layout) decides, not the name."""
+    env = json.loads(json.dumps(debian_run["environment"]))
+    link = next(l for l in env["packages"]["builds"]["numpy"]["links"] if l["needed"] == "libblas.so.3")
+    link.update(real_path="/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3", library="OpenBLAS (pthreads)",
+                owner={"manager": "dpkg", "package": "libopenblas0-pthread", "version": "0.3.21+ds-4"})
+    assert env["numpy"]["blas"]["name"] == "blas"
+    assert "A1" not in findings({"environment": env})

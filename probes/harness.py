@@ -53,6 +53,9 @@ class Kernel(object):
     timer:  CpuTimer() or CudaTimer(torch, device).
     tol:    overrides the dtype's tolerance; cleanup: runs after the case (restores settings).
     calls_per_fn: how many measured operations one fn() performs (a replayed graph of N ops).
+    min_warm_calls: calls made before any sample counts, whatever the time budget: a case whose first
+            calls depend on a cache (torch.compile, cudnn.benchmark, autotuning) is warmed the same way in
+            every environment it is compared across.
     """
 
     def __init__(self, fn, check=None, before=None, timer=None, tol=None, cleanup=None):
@@ -61,6 +64,7 @@ class Kernel(object):
         self.tol = tol
         self.cleanup = cleanup
         self.calls_per_fn = 1
+        self.min_warm_calls = 0
 
 
 class CpuTimer(object):
@@ -213,7 +217,7 @@ def _measure(record, kernel, budget_s, extra_warmup_s):
 
     warm_until = start + max(budget_s * WARMUP_SHARE, sustain_s or 0.0) + extra_warmup_s
     warm_calls = calls
-    while time.perf_counter() < warm_until:
+    while time.perf_counter() < warm_until or warm_calls < kernel.min_warm_calls:
         fn()
         warm_calls += 1
         timer.sync()

@@ -17,6 +17,9 @@ from .. import harness
 from . import common
 
 
+WARM_CALLS = 50            # compiled cases: calls before any sample counts (guards, caches, allocator)
+
+
 def run(ctx, **args):
     return common.drive(ctx, "bench.mlp_compile", args, describe,
                         _prepare_torch if args["framework"] == "torch" else None)
@@ -129,4 +132,7 @@ def _prepare_torch(torch, device, case, record):
             ref = _model(torch, dev, dims, torch.float64)(x[:harness.CHECK_ROWS].double())
         return output[:harness.CHECK_ROWS].double().flatten().tolist(), ref.flatten().tolist()
 
-    return harness.Kernel(fn, check, timer=common.torch_timer(torch, dev))
+    kernel = harness.Kernel(fn, check, timer=common.torch_timer(torch, dev))
+    if case.get("mode") == "compile":
+        kernel.min_warm_calls = WARM_CALLS        # warmed alike in every environment compared
+    return kernel

@@ -65,6 +65,7 @@ def compare_runs(runs: list[Run]) -> dict:
         pairs.append({
             "a": 0, "b": i, "interleaved": together if measured else None, "basis": basis,
             "basis_text": BASES[basis], "threshold": threshold,
+            "first_run_costs": first_run_costs(runs[0], runs[i]),
             "counts": {v: n for v, n in Counter(b["verdict"] for b in benchmarks).items()},
             "benchmarks": benchmarks,
             "headline": _headlines(runs[0], runs[i]),
@@ -99,6 +100,26 @@ def compare_runs(runs: list[Run]) -> dict:
         "pairs": pairs,
         "profile": compare_profiles(runs),        # category shares of profiled runs, or None
     }
+
+
+def first_run_costs(run_a: Run, run_b: Run) -> list[dict]:
+    """Cold costs compared on their own, never inside a verdict: torch.compile's compile time per case
+    and whether inductor's cache had the graph (a cold and a warm cache are not the same cost)."""
+    def costs(run: Run) -> dict:
+        return {b["id"]: {"compile_s": (b.get("params") or {}).get("compile_s"),
+                          "cache": (b.get("params") or {}).get("compile_cache")}
+                for b in run.benchmarks if isinstance(b, dict) and isinstance((b.get("params") or {}).get("compile_s"),
+                                                                               (int, float))}
+    a, b = costs(run_a), costs(run_b)
+    out = []
+    for bench_id in list(a) + [i for i in b if i not in a]:
+        sa, sb = a.get(bench_id), b.get(bench_id)
+        ratio = sb["compile_s"] / sa["compile_s"] if sa and sb and sa["compile_s"] else None
+        same_cache = sa is not None and sb is not None and sa["cache"] == sb["cache"]
+        out.append({"id": bench_id, "a": sa, "b": sb, "ratio": None if ratio is None else round(ratio, 3),
+                    "note": None if same_cache or not (sa and sb) else
+                    f"not like for like: cache {sa['cache'] or 'unknown'} in A, {sb['cache'] or 'unknown'} in B"})
+    return out
 
 
 def remeasured(run: Run) -> bool:

@@ -82,6 +82,12 @@ def _change(c: dict) -> str:
             f"{_val(c['b'], c['present'][1], c['path'], False)}")
 
 
+def _cost(side: dict | None) -> str:
+    if not side:
+        return "—"
+    return f"{side['compile_s']:.2f} s" + (f" ({side['cache']} cache)" if side.get("cache") else "")
+
+
 def _benchmarks(comparison: dict, compact: bool = False) -> list[str]:
     method = comparison["method"]
     runs = comparison["runs"]
@@ -111,6 +117,11 @@ def _benchmarks(comparison: dict, compact: bool = False) -> list[str]:
             if len(rows) > MAX_BENCH_ROWS:
                 out.append(f"\n({len(rows) - MAX_BENCH_ROWS} more in comparison.json)")
             out.append("")
+        costs = pair.get("first_run_costs") or []
+        if costs:
+            out += ["First-run costs (not part of any verdict): " + "; ".join(
+                f"{md_code(c['id'], 80)} compile {_cost(c['a'])} → {_cost(c['b'])}" + (f" ({md_text(c['note'])})" if c["note"] else "")
+                for c in costs), ""]
         if idle and compact:
             out += [md_text(unmeasured_summary(idle)), ""]
         elif idle:

@@ -50,12 +50,18 @@ def probe_timeouts(timeout_s: float | None = None) -> dict[str, float]:
     return {section: default * scale for _, section, default in FACT_PROBES}
 
 
+# Sections that call into the libraries (a tiny GEMM per library to see which kernel it dispatches):
+# part of `stackprof run`; `stackprof probe` reads files only unless asked (--kernels), to stay fast.
+CALLING_PROBES = ("kernels",)
+
+
 def collect_facts(target: Target, run: Run, listener=None, only: list[str] | None = None,
-                  env_overrides: dict | None = None, timeout_s: float | None = None) -> None:
+                  env_overrides: dict | None = None, timeout_s: float | None = None,
+                  exclude: tuple[str, ...] = ()) -> None:
     """Fill run.environment and run.errors from the target's fact probes; never raises for a probe."""
     started = time.perf_counter()
     timeouts = probe_timeouts(timeout_s)
-    plan = [(p, s) for p, s, _ in FACT_PROBES if only is None or s in only]
+    plan = [(p, s) for p, s, _ in FACT_PROBES if (only is None or s in only) and s not in exclude]
     host = _HostFacts()                      # NVML in parallel with the target's probes
     tasks = [Task(probe, {}, timeouts[section]) for probe, section in plan]
     results = target.run_tasks(tasks, env_overrides=env_overrides, listener=listener)

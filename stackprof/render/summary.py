@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from stackprof import provenance
 from stackprof.render import fmt
 
 MEASURED_STATUSES = ("confirmed", "no_effect", "worse", "inconclusive")
@@ -52,6 +53,8 @@ def essentials(run) -> list[tuple[str, str]]:
                         get(env, "python.debug_build") and "debug build"))
     add("torch", _torch_text(env.get("torch")))
     add("numpy", _numpy_text(env.get("numpy")))
+    for name, text in provenance.framework_lines(env):     # where each framework build came from, in words
+        add(f"{name} build", text)
     for name in ("tensorflow", "jax"):
         section = env.get(name)
         if isinstance(section, dict) and section.get("installed"):

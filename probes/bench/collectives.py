@@ -42,7 +42,7 @@ import time
 
 from .. import harness
 
-OPS = ("all_reduce", "all_gather", "reduce_scatter", "broadcast", "all_to_all", "sendrecv")
+OPS = ("all_reduce", "all_gather", "reduce_scatter", "broadcast", "all_to_all", "send_recv")
 SPLIT = ("all_gather", "reduce_scatter", "all_to_all")      # each rank owns S / n of the array
 ITEMSIZE = {"fp32": 4, "fp64": 8, "bf16": 2, "fp16": 2}
 METHOD = {"name": "stackprof.collectives", "version": "1",
@@ -261,7 +261,7 @@ def _buffers(world, case, record):
     op, dtype, n, r, dev = case["op"], case.get("dtype", "fp32"), world.size, world.rank, world.device
     if op not in OPS:
         raise harness.Skip("unknown collective '%s'" % op)
-    if op == "sendrecv" and n < 2:
+    if op == "send_recv" and n < 2:
         raise harness.Skip("send/recv needs at least 2 ranks")
     tdt = getattr(torch, {"fp32": "float32", "fp64": "float64", "bf16": "bfloat16", "fp16": "float16"}[dtype])
     size = record["shape"]["bytes"]
@@ -332,7 +332,7 @@ def _terms(op, n, r, chunk, i):
         return [(k, r * chunk + i) for k in range(n)]
     if op == "all_to_all":
         return [(i // chunk, r * chunk + i % chunk)]
-    return [((r - 1) % n, i)]                                     # sendrecv: from the previous rank
+    return [((r - 1) % n, i)]                                     # send_recv: from the previous rank
 
 
 def _expected(torch, base, terms_per_element):
@@ -385,6 +385,7 @@ def measure(world, cases, device, budget_s, task_args=None, progress=None):
         spec = describe("torch", device, case)
         record = harness.base_record(spec, "bench.collectives", dict(task_args or {}, cases=[case]))
         record["method"] = dict(record["method"], collective=dict(METHOD))
+        record["params"]["nnodes"] = (task_args or {}).get("nnodes") or 1
         if progress is not None:
             progress(record["id"])
         if broken:
@@ -410,7 +411,8 @@ def measure(world, cases, device, budget_s, task_args=None, progress=None):
             if timer.sustained_s:
                 record["params"]["sustained"] = {"block_s": timer.sustained_s, "any_rank_under_quota": True}
                 record["method"]["blocks"] = "sustained"
-        if record["status"] == "failed":
+        if record["status"] == "failed" and record.get("check") is None:
+            # an exception (a peer died, a timeout), not a wrong result: the group cannot be trusted
             broken = "%s failed on rank %d (%s); the process group may be unusable" % (
                 record["id"], world.rank, record["reason"])
         yield record

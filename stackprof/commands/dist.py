@@ -60,6 +60,7 @@ def command(nproc, python, mode, outdir, merge_dir, timeout, ops, sizes, device,
 
     mode = mode or "default"
     redact = not no_redact
+    _check_lists(ops, sizes)
     exits, target, limit_note = None, None, None
     if merge_dir:
         root = flow.require_folder(Path(merge_dir))
@@ -68,6 +69,7 @@ def command(nproc, python, mode, outdir, merge_dir, timeout, ops, sizes, device,
     else:
         target = Target(python or sys.executable)
         info = launch.preflight(target)
+        launch.check_backend(info, backend, device)
         count = launch.choose_nproc(nproc, info)
         root = Path(outdir)
         try:
@@ -108,6 +110,20 @@ def command(nproc, python, mode, outdir, merge_dir, timeout, ops, sizes, device,
     sys.stdout.flush()
     if status:
         sys.exit(status)
+
+
+def _check_lists(ops, sizes) -> None:
+    """The ranks would refuse these too, each with its own message: refuse them once, here."""
+    from stackprof.dist import plan, rank
+    for op in _split(ops) or []:
+        if op not in plan.COLLECTIVE_OPS:
+            raise click.BadParameter(f"unknown collective {op!r} (choose from {', '.join(plan.COLLECTIVE_OPS)})",
+                                     param_hint="--ops")
+    for size in _split(sizes) or []:
+        try:
+            rank.parse_size(size)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--sizes") from None
 
 
 def _split(text):

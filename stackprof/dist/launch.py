@@ -64,6 +64,21 @@ def preflight(target: Target) -> dict:
     return info
 
 
+def check_backend(info: dict, backend: str, device: str) -> None:
+    """The same refusals as the ranks' (rank.choose_backend / choose_device), once, before launching."""
+    torch = info.get("torch")
+    if backend == "nccl" and not info.get("nccl"):
+        raise StackprofError(f"backend nccl is not available in torch {torch} (no NCCL in this build); "
+                             "use --backend gloo")
+    if device == "cuda" and not info.get("cuda_devices"):
+        why = "a CPU-only build" if not info.get("cuda_build") else "no CUDA device visible"
+        raise StackprofError(f"--device cuda: torch {torch} has no CUDA device ({why})")
+    if backend == "nccl" and device == "cpu":
+        raise StackprofError("backend nccl needs CUDA devices; --device cpu measures the CPU (use gloo)")
+    if backend == "gloo" and not info.get("gloo"):
+        raise StackprofError(f"backend gloo is not available in torch {torch}")
+
+
 def choose_nproc(requested: int | None, info: dict) -> int:
     if requested:
         return requested

@@ -10,13 +10,14 @@ import socket
 from collections import Counter
 from pathlib import Path
 
+from stackprof import machine_state
 from stackprof.dist import outdir
 from stackprof.errors import StackprofError
 from stackprof.model import Run
 from stackprof.redact import Redactor
 
 DIST_SCHEMA = "stackprof.dist/1"
-COLLECTIVE_OPS = ("all_reduce", "all_gather", "reduce_scatter", "broadcast", "all_to_all", "sendrecv")
+COLLECTIVE_OPS = ("all_reduce", "all_gather", "reduce_scatter", "broadcast", "all_to_all", "send_recv")
 
 
 class RankData:
@@ -26,7 +27,7 @@ class RankData:
         self.status = outdir.read_json(folder / "status.json") or {}
         facts = outdir.read_json(folder / "facts.json")
         self.facts = facts if isinstance(facts, dict) else {}
-        self.records = [r for r in outdir.read_records(folder / "records.jsonl") if isinstance(r, dict)]
+        self.records = [_with_state(r) for r in outdir.read_records(folder / "records.jsonl") if isinstance(r, dict)]
 
     @property
     def rank(self) -> int:
@@ -62,10 +63,21 @@ class RankData:
     def device_rounds(self) -> dict[str, list[list[float]]]:
         """{benchmark id: [samples of round 0, samples of round 1, …]} (ok records only)."""
         rounds: dict[str, list] = {}
-        for rec in self.records:
-            if rec.get("op") not in COLLECTIVE_OPS and rec.get("status") == "ok" and rec.get("samples_s"):
-                rounds.setdefault(rec.get("id"), []).append([float(x) for x in rec["samples_s"]])
+        for rec in self._ok_device():
+            rounds.setdefault(rec.get("id"), []).append([float(x) for x in rec["samples_s"]])
         return rounds
+
+    def device_contention(self) -> dict[str, list]:
+        """{benchmark id: [contention of round 0, …]}: the share of its threads' time this rank waited
+        for a CPU held by other work (stackprof/machine_state.py; None where unknown)."""
+        out: dict[str, list] = {}
+        for rec in self._ok_device():
+            out.setdefault(rec.get("id"), []).append(machine_state.contention(rec.get("state")))
+        return out
+
+    def _ok_device(self) -> list[dict]:
+        return [r for r in self.records if r.get("op") not in COLLECTIVE_OPS and r.get("status") == "ok"
+                and r.get("samples_s")]
 
     def collective_records(self) -> list[dict]:
         return [r for r in self.records if r.get("op") in COLLECTIVE_OPS]
@@ -123,6 +135,9 @@ def merge(root: str | os.PathLike, *, redact: bool = True, exits: dict | None = 
             if isinstance(err, dict):
                 run.add_error("probe", f"rank {r.rank}: {err.get('source')}", str(err.get("message")),
                               kind=err.get("kind") or "partial")
+    for r in ranks_docs:
+        for message in r.status.get("errors") or []:
+            run.add_error("bench", f"rank {r.rank}", str(message), kind="exception")
     for row in rank_rows:
         if row.get("state") not in ("done", "missing"):
             run.add_error("dist", f"rank {row['rank']} (node {row.get('node')})", row.get("error") or row["state"],
@@ -239,3 +254,22 @@ def _median(values: list[float]) -> float | None:
         return None
     mid = len(ordered) // 2
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _with_state(record: dict) -> dict:
+    """The rank's raw snapshots around a case -> the record's `state`, as `stackprof bench` computes it."""
+    raw = record.pop("machine", None)
+    if isinstance(raw, dict) and isinstance(raw.get("before"), dict) and isinstance(raw.get("after"), dict):
+        try:
+            record["state"] = machine_state.delta(_snapshot(raw["before"]), _snapshot(raw["after"]))
+        except (TypeError, ValueError, KeyError):
+            pass
+    return record
+
+
+def _snapshot(raw: dict) -> machine_state.Snapshot:
+    threads = raw.get("threads")
+    return machine_state.Snapshot(
+        at=float(raw["at"]), cgroup=raw.get("cgroup"),
+        cpu_times=tuple(raw["cpu_times"]) if raw.get("cpu_times") else None,
+        threads={str(k): tuple(v) for k, v in threads.items()} if isinstance(threads, dict) else None)

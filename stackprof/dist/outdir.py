@@ -61,7 +61,7 @@ class RankFolder(object):
         self.root = root
         self.path = rank_dir(root, rank)
         self.status = {"schema": RANK_SCHEMA, "state": "running", "phase": "starting", "detail": None,
-                       "error": None, "started": time.time(), "updated": time.time()}
+                       "error": None, "errors": [], "started": time.time(), "updated": time.time()}
 
     def start(self, identity):
         if not os.path.isdir(self.path):

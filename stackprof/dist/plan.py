@@ -13,7 +13,7 @@ KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 CASE_BUDGET_S = {"quick": 0.25, "default": 0.6, "full": 1.0}          # per-device case (as `stackprof bench`)
 COLLECTIVE_BUDGET_S = {"quick": 0.15, "default": 0.4, "full": 0.8}     # per collective case
 GPU_WARMUP_S = {"quick": 3.0, "default": 10.0, "full": 15.0}          # before the first GPU case
-COLLECTIVE_OPS = ("all_reduce", "all_gather", "reduce_scatter", "broadcast", "all_to_all", "sendrecv")
+COLLECTIVE_OPS = ("all_reduce", "all_gather", "reduce_scatter", "broadcast", "all_to_all", "send_recv")
 DEFAULT_LLC = 64 * MIB
 
 # (probe, environment section) — the same keys as `stackprof probe` (stackprof/collect.py), less the

@@ -82,7 +82,26 @@ def collect_facts(probes, progress=None):
 
 
 def run_benchmark(probe, args, on_record, progress=None):
-    """Run one benchmark probe's generator, handing each record over as soon as it exists."""
+    """Run one benchmark probe's generator, handing each record over as soon as it exists. If the probe
+    raises, the cases it did not report come back as failed records (as stackprof bench does), and the
+    error is returned as one line (None when all went well)."""
     module = load(probe)
-    for record in module.run(Context(progress), **args):
-        on_record(record)
+    seen = set()
+    try:
+        for record in module.run(Context(progress), **args):
+            seen.add(record.get("id"))
+            on_record(record)
+        return None
+    except Exception as exc:
+        error = ("%s: %s" % (type(exc).__name__, exc))[:400]
+    harness = load("harness")
+    for case in args.get("cases") or []:
+        try:
+            record = harness.base_record(module.describe(args["framework"], args["device"], case), probe,
+                                         dict(args, cases=[case]))
+        except Exception:
+            continue
+        if record["id"] not in seen:
+            record["status"], record["reason"] = "failed", "not measured: %s raised %s" % (probe, error)
+            on_record(record)
+    return error

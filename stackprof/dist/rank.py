@@ -23,7 +23,7 @@ import sys
 import time
 import uuid
 
-from . import gpu_nvml, outdir, placement, plan as planning, probe_loader
+from . import gpu_nvml, machine, outdir, placement, plan as planning, probe_loader
 
 DEFAULT_TIMEOUT_S = 60.0
 PHASES = ("facts", "device", "collectives")
@@ -337,17 +337,24 @@ class Rank(object):
             folder.identity(self.ident)
 
     def _run_device_tasks(self, tasks, round_index, rounds):
-        folder = self.folder
+        folder, watch = self.folder, machine.CaseWatch()
+
+        def started(message):
+            watch.started(message)
+            folder.detail(message)
 
         def keep(record):
             record["params"] = dict(record.get("params") or {}, round=round_index, rounds=rounds)
-            folder.record(record)
+            folder.record(watch.attach(record))
         for probe, task_args in tasks:
             task_args = dict(task_args, budget_s=task_args["budget_s"] / rounds)
             try:
-                probe_loader.run_benchmark(probe, task_args, keep, progress=folder.detail)
+                error = probe_loader.run_benchmark(probe, task_args, keep, progress=started)
             except Exception as exc:        # one family failing must not stop the rank
-                self.failures.append("%s: %s" % (probe, one_line(exc)))
+                error = one_line(exc)
+            line = "%s: %s" % (probe, error)
+            if error and line not in folder.status["errors"]:
+                folder.status["errors"].append(line)       # kept in status.json; the rank goes on
 
     def _gather(self, dist, world, run_id):
         """Rank 0 receives every rank's files; it writes those its filesystem does not already hold."""

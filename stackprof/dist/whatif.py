@@ -97,7 +97,7 @@ def estimate(model: dict, world_size: int, collectives: list[dict], per_rank: di
         notes.append(gemm["note"])
     shard = params / (tp * pp)
     rows = []
-    all_reduce, sendrecv = busbw_points(collectives, "all_reduce"), busbw_points(collectives, "sendrecv")
+    all_reduce, sendrecv = busbw_points(collectives, "all_reduce"), busbw_points(collectives, "send_recv")
 
     grad = shard * nbytes
     step_flops = 6 * shard * b * (s or 0) * accum if s else None
@@ -119,7 +119,7 @@ def estimate(model: dict, world_size: int, collectives: list[dict], per_rank: di
                              f"(72·b·s·h² + 12·b·s²·h)/tp = {_flops(layer_flops)} at the GEMM rate"))
         if pp > 1:
             stage_flops = 6 * shard * b * s
-            rows.append(_row("pipeline stage boundary (send + recv)", "micro-batch", act, "sendrecv", act, 2.0,
+            rows.append(_row("pipeline stage boundary (send + recv)", "micro-batch", act, "send_recv", act, 2.0,
                              sendrecv, f"t = 2·A / busbw(send/recv, A), A = {_size(act)}",
                              stage_flops / rate if rate else None,
                              f"6·P/(tp·pp)·b·s = {_flops(stage_flops)} at the GEMM rate"))

@@ -178,7 +178,10 @@ CASES = {
 # Rules whose firing cases live with their own area's tests (same format): one line each.
 from tests.profile.rule_cases import CASES as PROFILE_CASES  # noqa: E402  (C12, P1–P6)
 
+from tests.dist.rule_cases import CASES as DIST_CASES  # noqa: E402  (G1–G3)
+
 CASES.update(PROFILE_CASES)
+CASES.update(DIST_CASES)
 
 # Every rule, the measurement rules included, is judged on every healthy document.
 MEASUREMENT_RULES = ()

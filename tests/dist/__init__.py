@@ -1,0 +1,1 @@
+"""stackprof dist tests."""

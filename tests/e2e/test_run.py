@@ -127,3 +127,29 @@ def test_unwritable_output_directory_is_one_clear_line(tmp_path, stackprof_cli):
         write_outputs(load_run(FIXTURE), blocker / "sub")
     result = stackprof_cli("run", "--quick", "--python", "/nonexistent/python", "-o", tmp_path, timeout=60)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_quick_run_gives_every_experiment_a_verdict_on_both_isa_ladders(venv_torch, stackprof_cli, tmp_path):
+    """ATEN_CPU_CAPABILITY=default (C8), a thread cap (B3) and a oneDNN ISA cap on this CPU's ladder (A8:
+    AVX2 on an AVX-512 CPU; AVX512_CORE_BF16 on an AMX one): `run --quick` ends every finding that has an
+    A/B experiment with a verdict, never "skipped for budget"."""
+    env = {"ATEN_CPU_CAPABILITY": "default", "OMP_NUM_THREADS": "1"}
+    if _cpu_has("amx_bf16"):
+        env["ONEDNN_MAX_CPU_ISA"] = "AVX512_CORE_BF16"
+    elif _cpu_has("avx512f"):
+        env["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+    result = stackprof_cli("run", "--quick", "--python", venv_torch, "-o", tmp_path, env=env, timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    run = load_run(tmp_path / "run.json")
+    found = {f["id"]: f for f in run.findings}
+    expected = {"C8"} | ({"B3"} if (os.cpu_count() or 1) >= 2 else set()) | ({"A8"} if "ONEDNN_MAX_CPU_ISA" in env else set())
+    assert expected <= set(found), sorted(found)
+    for finding in run.findings:
+        exp = finding.get("experiment") or {}
+        if exp.get("benchmarks"):
+            assert finding["verification"]["status"] in MEASURED, (finding["id"], finding["verification"])
+    c8 = found["C8"]["experiment"]
+    assert all(run.benchmark(i)["op"] in ("exp", "softmax", "layer_norm") for i in c8["benchmarks"])
+    print({f["id"]: (f["verification"] or {}).get("status") for f in run.findings if f.get("verification")},
+          f"{run.timings.get('total_s')} s")

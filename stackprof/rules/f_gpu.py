@@ -275,8 +275,21 @@ def f8_nccl(facts: Facts):
         fix="Unset " + ", ".join(forced) + " unless they work around a hang; compare with nccl-tests both ways.",
         references=["scottclowe/pytorch-experiment-template#11", "hiyouga/LlamaFactory#6111", "NVIDIA/nccl-tests#74",
                     "NVIDIA/nccl#1439", "NVIDIA/nccl#1320"],
-        experiment=experiment(dict.fromkeys(forced), facts.benchmarks(op={"allreduce", "all_reduce"}, device="cuda"),
-                              "NCCL transport variables unset"))
+        experiment=experiment(dict.fromkeys(forced), _nccl_collectives(facts),
+                              "NCCL transport variables unset (collectives re-run through torchrun on this node)"))
+
+
+COLLECTIVE_OPS = {"all_reduce", "allreduce", "all_gather", "reduce_scatter", "broadcast", "all_to_all", "send_recv"}
+
+
+def _nccl_collectives(facts: Facts) -> list[dict]:
+    """F8's candidates: collectives measured over NCCL (gloo ignores NCCL_*) on one node — a re-run
+    launches the same ranks with torchrun --standalone here (probes/bench/collectives.py); inter-node
+    transports (IB, sockets) need the job's own launcher."""
+    def params(r):
+        return r.get("params") if isinstance(r.get("params"), dict) else {}
+    return [r for r in facts.benchmarks(op=COLLECTIVE_OPS)
+            if params(r).get("backend", r.get("variant")) == "nccl" and (params(r).get("nnodes") or 1) == 1]
 
 
 @rule("F9", "CUDA module loading eager")

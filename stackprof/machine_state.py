@@ -107,7 +107,8 @@ def contention(state: dict | None) -> float | None:
 
 def _cgroup(pid: int | None) -> dict | None:
     try:
-        limits = import_probe("facts._cgroup").limits(pid if pid else "self")
+        # under a package of its own: the bench host's import_probe (describe) may point elsewhere in tests
+        limits = import_probe("facts._cgroup", package="_stackprof_probes_host").limits(pid if pid else "self")
     except Exception:                     # noqa: BLE001 - state is context, never a failure
         return None
     throttling = limits.get("throttling") or {}

@@ -401,7 +401,9 @@ def carry_over(findings: list[dict], verified: list[dict]) -> list[dict]:
     out = []
     for finding in findings:
         old = by_key.get((finding.get("id"), experiment_key(finding["experiment"]))) if _has_experiment(finding) else None
-        out.append(apply_verdict(finding, old["verification"]) if old else finding)
+        unmeasurable = _not_measurable(finding)
+        out.append(apply_verdict(finding, old["verification"]) if old else
+                   apply_verdict(finding, unmeasurable) if unmeasurable else finding)
     return rank(out)
 
 

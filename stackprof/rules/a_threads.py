@@ -12,8 +12,10 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def thread_experiment(facts: Facts, threads: int, records_fw: set[str], why: str) -> dict | None:
+    """Thread variables set to `threads`; every CPU benchmark of these frameworks is a candidate (analyze
+    keeps those that run on a thread pool and are large enough to use it: affects.py)."""
     env = dict.fromkeys(THREAD_VARS, str(threads))
-    return experiment(env, facts.benchmarks(op=BLAS_OPS, framework=records_fw, device="cpu"), why)
+    return experiment(env, facts.benchmarks(framework=records_fw, device="cpu"), why)
 
 
 @rule("A2", "BLAS/OpenMP thread pools larger than the machine")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 
-from stackprof.rules.a_blas import BLAS_OPS
 from stackprof.rules.a_threads import THREAD_VARS, thread_experiment
 from stackprof.rules.facts import Facts, as_number, version_tuple
 from stackprof.rules.findings import estimated, experiment, fact, graded, make
@@ -83,8 +82,7 @@ def b3_threads_forced_low(facts: Facts):
             "them; keep a low value only when many processes share the CPUs).",
         references=["kermitt2/delft#230", "pytorch/pytorch#22501", "pytorch/pytorch#22260", "NVIDIA/enroot#174",
                     "NVIDIA/enroot#185", "ray-project/ray#6998", "numpy/numpy#15764"],
-        experiment=experiment(dict.fromkeys(low), facts.benchmarks(op=BLAS_OPS, device="cpu"),
-                              "thread-count variables unset"))
+        experiment=experiment(dict.fromkeys(low), facts.benchmarks(device="cpu"), "thread-count variables unset"))
 
 
 @rule("B4", "SMT siblings counted as compute cores")

@@ -167,10 +167,12 @@ def test_rerun_with_an_environment_override(venv_numpy):
                                                          "budget_s": BUDGET, "cases": [case]})])
     original = run.benchmarks[0]
     again = bench.rerun(target, [original], {"OPENBLAS_CORETYPE": None, "OPENBLAS_NUM_THREADS": "1"})
-    assert len(again) == 1 and again[0]["id"] == original["id"] and again[0]["status"] == "ok"
-    assert again[0]["shape"] == original["shape"] and again[0]["method"] == original["method"]
-    assert again[0]["params"]["blas_env"] == {"OPENBLAS_NUM_THREADS": "1"}     # the override reached it
-    assert again[0]["stats"]["n"] >= 3 and again[0]["value"] > 0
+    assert len(again) == 1 and again[0].id == original["id"] and again[0].status == "ok"
+    record = again[0].to_record()                                           # an immutable Measurement
+    assert record["shape"] == original["shape"] and record["method"] == original["method"]
+    assert record["params"]["blas_env"] == {"OPENBLAS_NUM_THREADS": "1"}     # the override reached it
+    assert again[0].stats["n"] >= 3 and again[0].value > 0
+    assert record["state"]["cpu"]["run_s"] > 0                               # the machine state came with it
 
 
 def test_gemm_search_finds_a_shape_around_the_measured_ones(venv_numpy):

@@ -90,3 +90,49 @@ fi
 rm -rf "$WORK"
 # The single-GPU suite ends here; its status is in SUITE_STATUS. Blocks appended below run after it.
 (exit "$SUITE_STATUS")
+
+# 5. stackprof dist, the single-GPU path (issue 13): the per-rank entry that torchrun starts on a cluster,
+#    here one rank with the NCCL backend on the GPU (collectives, per-device benchmarks, NVML state through
+#    ctypes), merged through the Python API into $OUT/dist (run.json, report.md, report.html with plotly).
+#    The raw rank folders (unredacted facts) stay in a temporary folder. --dry-run: the same entry on the
+#    CPU with gloo. STACKPROF_GPU_DIST=0 skips it; STACKPROF_GPU_DIST_TIMEOUT bounds it (default 240 s).
+DIST_STATUS=0
+if [ "${STACKPROF_GPU_DIST:-1}" = "1" ] && [ -n "${PY:-}" ] && [ -n "${HOST:-}" ]; then
+    DIST_WORK=$(mktemp -d)
+    DIST_OUT="$OUT/dist"
+    mkdir -p "$DIST_OUT"
+    DIST_ARGS=(--quick --device cuda --backend nccl --timeout 60 --model-params 7e9 --dtype bf16 --hidden 4096 --seq 4096)
+    [ -n "$DRY" ] && DIST_ARGS=(--quick --device cpu --backend gloo --timeout 30 --ops all_reduce --sizes 64K)
+    echo "gpu_suite: dist: one rank, ${DIST_ARGS[*]}" >&2
+    timeout --kill-after=30 "${STACKPROF_GPU_DIST_TIMEOUT:-240}" "$PY" -m torch.distributed.run --standalone \
+        --nproc-per-node 1 --max-restarts 0 "$REPO/stackprof/dist/__main__.py" "${DIST_ARGS[@]}" \
+        -o "$DIST_WORK" --no-merge --launcher gpu_suite.sh
+    DIST_STATUS=$?
+    "$HOST" - "$REPO" "$DIST_WORK" "$DIST_OUT" <<'PY' || DIST_STATUS=$(( DIST_STATUS ? DIST_STATUS : 1 ))
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from stackprof.dist import flow
+from stackprof.pipeline import finalize, write_outputs
+
+run = flow.build(Path(sys.argv[2]), redact=True)
+flow.diagnose(run, None, verify_budget_s=None, echo=lambda m: print("gpu_suite: dist:", m, file=sys.stderr))
+run = finalize(run, redact=True)
+paths = write_outputs(run, Path(sys.argv[3]))
+for row in run.dist.get("ranks") or []:
+    print(f"gpu_suite: dist: rank {row['rank']} {row['state']} on {row.get('device')} ({row.get('backend')}); "
+          f"gpu {row.get('gpu')}; NVML {row.get('gpu_state')}" + (f"; {row['error']}" if row.get("error") else ""),
+          file=sys.stderr)
+for c in run.dist.get("collectives") or []:
+    print(f"gpu_suite: dist: {c['id']}: {c['status']} algbw {c.get('algbw_gbps')} GB/s busbw {c.get('busbw_gbps')} "
+          f"check {c.get('check_ok')}" + (f" ({c['reason']})" if c.get("reason") else ""), file=sys.stderr)
+for e in run.errors:
+    print(f"gpu_suite: dist: error: {e.get('source')}: {e.get('message')}", file=sys.stderr)
+print("gpu_suite: dist: wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
+sys.exit(flow.outcome(run)[0])
+PY
+    rm -rf "$DIST_WORK"
+    echo "gpu_suite: dist: exit status $DIST_STATUS; outputs in $DIST_OUT" >&2
+fi
+[ "$SUITE_STATUS" -eq 0 ] && SUITE_STATUS=$DIST_STATUS
+(exit "$SUITE_STATUS")

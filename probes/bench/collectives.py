@@ -179,16 +179,20 @@ class LockstepTimer(object):
         sustain = world.max(getattr(harness, "sustained_block_s", lambda: None)() or 0.0)   # any rank under a quota
         self.sustained_s = sustain or None
         min_block = max(harness.MIN_BLOCK_S, sustain)
+        world.barrier()                                 # every rank has arrived
+        start = time.perf_counter()
         refill()
         world.sync()
         world.barrier()
+        overhead = time.perf_counter() - start          # what each block costs besides its calls
         start = time.perf_counter()
         fn()
         world.sync()
-        per_call = max(world.max(time.perf_counter() - start), 1e-7)
+        per_call, overhead = world.max(time.perf_counter() - start), world.max(overhead)
+        per_call = max(per_call, 1e-7)
         inner = max(1, min(self.calls_cap, int(math.ceil(min_block / per_call))))
         warm = max(1, min(MAX_WARMUP_CALLS, int(math.ceil(max(self.budget_s * WARMUP_SHARE, sustain) / per_call))))
-        reps = int(self.budget_s * (1 - WARMUP_SHARE) / (per_call * inner))
+        reps = int(self.budget_s * (1 - WARMUP_SHARE) / (per_call * inner + overhead))
         reps = max(MIN_REPS, min(MAX_REPS, reps))
         done = 0
         while done < warm:

@@ -140,6 +140,8 @@ class Launch:
             key = (status.get("state"), status.get("phase"))
             if status and key != self.seen.get(rank):
                 self.seen[rank] = key
+                if rank and self.nproc > 8 and status.get("state") in ("running", "done"):
+                    continue                # many ranks: rank 0's progress and every failure only
                 text = status.get("phase") if status.get("state") == "running" else status.get("state")
                 if status.get("error"):
                     text += f": {status['error']}"

@@ -79,6 +79,7 @@ class RankFolder(object):
 
     def phase(self, phase, detail=None):
         self.status.update(phase=phase, detail=detail)
+        self.status.setdefault("phase_started", {}).setdefault(phase, time.time())
         self._write_status()
 
     def detail(self, detail):

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from stackprof.commands.options import label_option, redact_option
-from stackprof.profile.record import DEFAULT_RATE, Options
+from stackprof.profile.record import DEFAULT_RATE, DEFAULT_RATE_NATIVE, Options
 
 DEFAULT_OUTDIR = "stackprof-profile"
 
@@ -15,32 +15,37 @@ DEFAULT_OUTDIR = "stackprof-profile"
 def profile_options(fn):
     """The sampling options, shared with `stackprof run --profile`."""
     for option in reversed([
-        click.option("--rate", type=click.IntRange(1, 1000), default=DEFAULT_RATE, show_default=True, metavar="HZ",
-                     help="Samples per second (py-spy --rate)."),
+        click.option("--rate", type=click.IntRange(1, 1000), default=None, metavar="HZ",
+                     help=f"Samples per second (py-spy --rate). Default: {DEFAULT_RATE_NATIVE} with native frames, "
+                          f"{DEFAULT_RATE} without: py-spy pauses the program for each native sample (about 1 ms "
+                          "measured), so the default keeps that within 5% of its run time "
+                          "(benchmarks/profile_overhead.py)."),
         click.option("--duration", type=click.FloatRange(min=1.0), default=None, metavar="S",
                      help="Stop after S seconds; a launched program still running then is stopped (SIGINT, then "
                           "SIGTERM, then SIGKILL, 5 s apart). Default: until the program ends or Ctrl-C."),
         click.option("--native/--no-native", default=None,
-                     help="Native frames (C/C++/Cython: which BLAS, oneDNN, CUDA, framework code). Default: on where "
-                          "py-spy supports them (Linux x86-64/ARM, Windows x86-64); they need py-spy's blocking mode, "
-                          "which pauses the program briefly at each sample."),
+                     help="Native frames (C/C++/Cython: which BLAS and kernel, oneDNN, CUDA, framework code). "
+                          "Default: on where py-spy supports them (Linux x86-64/ARM, Windows x86-64). They need "
+                          "py-spy's blocking mode, which pauses the program briefly at each sample."),
         click.option("--subprocesses", is_flag=True, default=False,
                      help="Also sample child processes (DataLoader workers, torchrun ranks). Their CPU time is "
                           "measured from /proc either way."),
         click.option("--idle/--no-idle", default=True, show_default=True,
                      help="Keep samples of waiting threads, so a sleeping or waiting program shows as such."),
-        click.option("--nonblocking", is_flag=True, default=False,
-                     help="py-spy --nonblocking: never pause the program (Python frames only, no native frames)."),
+        click.option("--blocking/--nonblocking", "blocking", default=None,
+                     help="py-spy's blocking mode (pause the program per sample: exact stacks, needed for native "
+                          "frames) or non-blocking mode (never pause it). Default: blocking with native frames, "
+                          "non-blocking without them."),
     ]):
         fn = option(fn)
     return fn
 
 
-def options_from(rate, duration, native, subprocesses, idle, nonblocking) -> Options:
-    if nonblocking and native:
+def options_from(rate, duration, native, subprocesses, idle, blocking) -> Options:
+    if blocking is False and native:
         raise click.UsageError("--nonblocking cannot collect native frames: drop --native or --nonblocking")
-    return Options(rate=rate, duration_s=duration, native=False if nonblocking else native,
-                   subprocesses=subprocesses, idle=idle, nonblocking=nonblocking)
+    return Options(rate=rate, duration_s=duration, native=False if blocking is False else native,
+                   subprocesses=subprocesses, idle=idle, nonblocking=None if blocking is None else not blocking)
 
 
 @click.command("profile", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -56,7 +61,7 @@ def options_from(rate, duration, native, subprocesses, idle, nonblocking) -> Opt
               show_default=True, help="Directory for report.html, report.md, run.json and the raw profile.")
 @redact_option
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="-- COMMAND [ARGS]…")
-def command(pid, rate, duration, native, subprocesses, idle, nonblocking, python, no_probe, labels, outdir,
+def command(pid, rate, duration, native, subprocesses, idle, blocking, python, no_probe, labels, outdir,
             no_redact, command):
     """Profile a program with py-spy and attribute every sample to what matters for ML speed: Python code,
     the named BLAS library and kernel, oneDNN, framework native code and dispatch, CUDA calls and
@@ -67,7 +72,7 @@ def command(pid, rate, duration, native, subprocesses, idle, nonblocking, python
 
     if (pid is None) == (not command):
         raise click.UsageError("give a command after -- (stackprof profile -- python train.py) or --pid PID")
-    opts = options_from(rate, duration, native, subprocesses, idle, nonblocking)
+    opts = options_from(rate, duration, native, subprocesses, idle, blocking)
     redact = not no_redact
 
     def echo(message: str) -> None:

@@ -23,8 +23,15 @@ from stackprof.errors import StackprofError
 from stackprof.profile import permissions
 from stackprof.profile.threads import ThreadCpu, ThreadSampler
 
-DEFAULT_RATE = 100            # py-spy's default; its blocking mode at this rate is measured by
-#                               benchmarks/profile_overhead.py against the ≤ 5% goal
+# Defaults chosen by measurement (benchmarks/profile_overhead.py, 2-core AMD EPYC VM): py-spy's blocking
+# mode pauses the program at every sample — about 1 ms with native frames for a single-threaded program,
+# more with more Python threads (each is unwound), 0.65 ms without native frames. At py-spy's 100 Hz that
+# is 6–11% of a CPU-bound program's time; at 40 Hz the program still ran 5% slower, above the ≤ 5% goal.
+# Native frames (which BLAS, oneDNN, CUDA…) need blocking mode, so with them the default rate is 25 Hz
+# (≈ 2.5% paused, 1,500 samples a minute per thread); without them py-spy's non-blocking mode at 100 Hz
+# costs ≈ 0%.
+DEFAULT_RATE_NATIVE = 25
+DEFAULT_RATE = 100
 STOP_GRACE_S = 5.0            # SIGINT, then SIGTERM, then SIGKILL, this far apart
 PYSPY_ENV = "STACKPROF_PYSPY"
 
@@ -35,12 +42,12 @@ class ProfileError(StackprofError):
 
 @dataclass
 class Options:
-    rate: int = DEFAULT_RATE
+    rate: int | None = None               # None: DEFAULT_RATE_NATIVE with native frames, else DEFAULT_RATE
     duration_s: float | None = None
     native: bool | None = None            # None: where py-spy supports it
     subprocesses: bool = False
     idle: bool = True
-    nonblocking: bool = False
+    nonblocking: bool | None = None       # None: blocking with native frames (required), else non-blocking
 
 
 @dataclass
@@ -99,9 +106,17 @@ def native_support() -> tuple[bool, str]:
     return False, f"py-spy cannot collect native frames on {sys.platform}/{machine}"
 
 
+def sampling(opts: Options, native: bool) -> tuple[int, bool]:
+    """(rate, nonblocking) for this recording: what was asked, else the measured defaults."""
+    nonblocking = (not native) if opts.nonblocking is None else (opts.nonblocking and not native)
+    rate = opts.rate or (DEFAULT_RATE if nonblocking else DEFAULT_RATE_NATIVE if native else DEFAULT_RATE)
+    return rate, nonblocking
+
+
 def pyspy_args(pyspy: str, pid: int, raw: Path, opts: Options, native: bool) -> list[str]:
+    rate, nonblocking = sampling(opts, native)
     args = [pyspy, "record", "--pid", str(pid), "--format", "raw", "--threads", "--output", str(raw),
-            "--rate", str(opts.rate)]
+            "--rate", str(rate)]
     if opts.duration_s:
         args += ["--duration", str(max(1, round(opts.duration_s)))]
     if native:
@@ -110,7 +125,7 @@ def pyspy_args(pyspy: str, pid: int, raw: Path, opts: Options, native: bool) -> 
         args.append("--idle")
     if opts.subprocesses:
         args.append("--subprocesses")
-    if opts.nonblocking and not native:
+    if nonblocking:
         args.append("--nonblocking")
     return args
 
@@ -185,7 +200,7 @@ class Recorder:
     # ---- the recording ----------------------------------------------------------------------------
     def _new(self, mode: str, pid: int | None, command: list[str]) -> Recording:
         return Recording(mode=mode, pid=pid, command=list(command), native=self.native,
-                         native_note=self.native_note, nonblocking=self.opts.nonblocking and not self.native,
+                         native_note=self.native_note, nonblocking=sampling(self.opts, self.native)[1],
                          pyspy={"path": self.pyspy, "version": pyspy_version(self.pyspy)})
 
     def _record(self, rec: Recording, child: subprocess.Popen | None) -> None:
@@ -202,6 +217,7 @@ class Recorder:
                     and (child is None or self._alive(rec, child)):
                 # py-spy refused native unwinding here: record again without it, say so.
                 rec.native, rec.native_note = False, f"py-spy could not collect native frames ({_last(log)})"
+                rec.nonblocking = sampling(self.opts, False)[1]
                 self.say(f"native frames unavailable, recording Python frames only: {_last(log)}")
                 args = pyspy_args(self.pyspy, rec.pid, raw, self.opts, False)
                 status = self._run_pyspy(rec, args, log_path, child)

@@ -158,7 +158,7 @@ def test_ctrl_c_keeps_and_renders_the_profile_so_far(tmp_path):
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     prof = load_run(out / "run.json").profile
-    assert prof["interrupted"] is True and prof["samples"]["total"] > 50
+    assert prof["interrupted"] is True and prof["samples"]["total"] > 30        # ≈ 3 s at 25 Hz
     assert (out / "report.html").exists() and "wrote" in stdout
 
 
@@ -210,7 +210,7 @@ def test_run_profile_puts_diagnosis_and_profile_in_one_run(tmp_path):
     assert proc.returncode == 0, proc.stderr
     run = load_run(out / "run.json")
     assert any(b["status"] == "ok" for b in run.benchmarks)
-    assert run.profile["samples"]["total"] > 50 and run.profile["blas"]["library"] == "OpenBLAS"
+    assert run.profile["samples"]["total"] > 25 and run.profile["blas"]["library"] == "OpenBLAS"
     assert (out / "profile.collapsedstack.txt").exists() and "Profile:" in proc.stdout
     proc = subprocess.run([sys.executable, "-m", "stackprof", "run", "--profile"], capture_output=True, text=True)
     assert proc.returncode == 2 and "--profile needs the program" in proc.stderr

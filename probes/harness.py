@@ -170,12 +170,17 @@ def run_case(record, prepare, budget_s, extra_warmup_s=0.0):
         else:
             record["status"], record["reason"] = "failed", describe_error(exc)
     finally:
-        if kernel is not None and kernel.cleanup is not None:
-            try:
-                kernel.cleanup()
-            except Exception:
-                pass
+        clean_up(kernel)
     return record
+
+
+def clean_up(kernel):
+    """Run a kernel's cleanup (restores settings it changed); a failing cleanup is not the case's failure."""
+    if kernel is not None and kernel.cleanup is not None:
+        try:
+            kernel.cleanup()
+        except Exception:
+            pass
 
 
 def _measure(record, kernel, budget_s, extra_warmup_s):

@@ -12,6 +12,8 @@ in "searched" (a stable id), its shape is the shape found, params.search lists e
 """
 import time
 
+from .. import harness
+
 CPU_GRID = [256, 512, 768, 1024, 1536, 2048, 2560, 3072, 4096]
 GPU_GRID = [2048, 4096, 6144, 8192, 12288, 16384]
 ALIGN = 64
@@ -89,11 +91,7 @@ def _rate(make_kernel, shape, flops, left):
     except Exception:                       # out of memory, unsupported: not a candidate
         return None
     finally:
-        if kernel is not None and kernel.cleanup is not None:
-            try:
-                kernel.cleanup()
-            except Exception:
-                pass
+        harness.clean_up(kernel)
 
 
 def _align(size):

@@ -106,7 +106,7 @@ def _run_for(rec, command, pid, python, no_probe, labels, redact, echo):
     from stackprof.pipeline import finalize, new_run, run_stage
     from stackprof.profile import session
 
-    label = labels[0] if labels else (Path(command[0]).name if command else f"pid-{pid}")
+    label = labels[0] if labels else default_label(list(command), pid)
     run = new_run(label, mode="profile", redact=redact)
     interpreter, how = (python, "--python") if python else session.interpreter_for(list(command) or None, pid)
     if not no_probe:
@@ -119,6 +119,21 @@ def _run_for(rec, command, pid, python, no_probe, labels, redact, echo):
     run_stage(run, "analyze", analyze, run)
     run_stage(run, "analyze_profile", session.add_findings, run)   # P1 reads the other rules' findings
     return finalize(run, redact=redact)
+
+
+def default_label(command: list[str], pid: int | None) -> str:
+    """The script or module a Python command runs ('train.py', 'torch.distributed.run'), else the command."""
+    if not command:
+        return f"pid-{pid}"
+    from stackprof.profile.session import PYTHON_NAME
+    args = command[1:] if PYTHON_NAME.match(Path(command[0]).name) else []
+    while args and args[0].startswith("-") and args[0] not in ("-m", "-c"):
+        args = args[1:]
+    if args[:1] == ["-m"] and len(args) > 1:
+        return args[1]
+    if args and args[0] != "-c":
+        return Path(args[0]).name
+    return Path(command[0]).name
 
 
 def _probe(interpreter: str, run) -> None:

@@ -32,10 +32,11 @@ def compare_profiles(runs: list) -> dict | None:
     ids = [c.id for c in table.REPORTED if any(c.id in m or c.id in b for m, b in zip(mains, busys))]
     rows = []
     for cid in ids:
-        main = [round(m.get(cid, 0.0), 4) for m in mains]
+        main = [None if cid == "startup" else round(m.get(cid, 0.0), 4) for m in mains]
         busy = [round(b.get(cid, 0.0), 4) for b in busys]
-        rows.append({"id": cid, "label": table.LABELS.get(cid, cid), "main": main, "busy": busy,
-                     "delta_pp": [round(100 * (v - main[0]), 1) for v in main]})
+        basis = busy if cid == "startup" else main
+        deltas = [round(100 * (v - basis[0]), 1) for v in basis]
+        rows.append({"id": cid, "label": table.LABELS.get(cid, cid), "main": main, "busy": busy, "delta_pp": deltas})
     rows.sort(key=lambda r: -max(abs(d) for d in r["delta_pp"]))
     notes = []
     commands = {" ".join(map(str, r.profile.get("command") or [])) or f"pid {r.profile.get('pid')}" for r in profiled}
@@ -56,9 +57,9 @@ def compare_profiles(runs: list) -> dict | None:
                   "blas_kernel": (r.profile.get("blas") or {}).get("kernel_in_frames")
                   if isinstance(r.profile.get("blas"), dict) else None}
                  for r in profiled],
-        "basis": "main: share of the main thread's samples outside start-up (the program's wall time); busy: share "
-                 "of the non-idle samples of every sampled thread; delta_pp: main share minus the first run's, in "
-                 "percentage points",
+        "basis": "main: share of the main thread's samples outside start-up (the program's wall time; null for "
+                 "start-up itself); busy: share of the non-idle samples of every sampled thread; delta_pp: main "
+                 "share minus the first run's, in percentage points (start-up: its busy share)",
         "categories": rows,
         "notable": [{"id": r["id"], "label": r["label"], "delta_pp": r["delta_pp"]} for r in notable],
         "notes": notes,
@@ -88,6 +89,8 @@ def table_rows(section: dict) -> list[list[str]]:
 
 def columns(section: dict) -> list[str]:
     labels = [str(r.get("label")) for r in section.get("runs") or []]
+    if len(set(labels)) < len(labels):          # same label twice: number them
+        labels = [f"{label} #{i + 1}" for i, label in enumerate(labels)]
     return ["category"] + labels + [f"Δ {label}" for label in labels[1:]]
 
 

@@ -39,3 +39,19 @@ def test_renderers_escape_labels():
     assert not re.search(r"(?<!\\)<img", md) and "## Profiles compared" in md
     text = terminal(section)
     assert "Profiles compared" in text and "\x1b" not in text
+
+
+def test_same_labels_are_numbered_and_start_up_has_no_main_share():
+    from stackprof.profile.compare import columns
+    section = compare_profiles([run("python", b.captured("matmul")), run("python", b.captured("dataloader"))])
+    assert columns(section)[1:3] == ["python #1", "python #2"]
+    startup = next(r for r in section["categories"] if r["id"] == "startup")
+    assert startup["main"] == [None, None] and startup["busy"][1] > 0
+
+
+def test_default_label_is_the_script_or_module():
+    from stackprof.commands.profile import default_label
+    assert default_label(["python3", "-u", "train.py", "--lr", "1"], None) == "train.py"
+    assert default_label(["/venv/bin/python", "-m", "torch.distributed.run", "x.py"], None) == "torch.distributed.run"
+    assert default_label(["torchrun", "x.py"], None) == "torchrun"
+    assert default_label([], 42) == "pid-42"

@@ -282,7 +282,8 @@ def _add_frames(totals: Totals, stack: Stack, verdict: Verdict, n: int, pid) -> 
     # Flame tree: process (when there are several) -> thread -> frames, addresses folded into their caller.
     path = [f"process {pid}"]
     path.append(f"thread {stack.tid}" + (f" {stack.thread_name}" if stack.thread_name else ""))
-    path += [function_key(f) for f in named]
+    # importlib's own frames (5 per nested import) are folded: an import shows as its modules' <module> frames
+    path += [function_key(f) for f in named if not f.file.startswith("<frozen importlib")]
     cat = verdict.category
     node = totals.flame
     node.value += n

@@ -150,9 +150,11 @@ def _main_thread(totals: Totals, root) -> dict | None:
     if key is None:
         return None
     bucket = totals.threads[key]
+    work = bucket.samples - bucket.categories.get("startup", 0)
     return {"pid": key[0], "tid": key[1], "name": totals.thread_names.get(key, ""),
-            "samples": bucket.samples,
+            "samples": bucket.samples, "work_samples": work,
             "categories": [{"id": c, "samples": n, "share": _share(n, bucket.samples),
+                            "share_work": None if c == "startup" else _share(n, work),
                             "details": [{"name": k, "samples": v}
                                         for k, v in bucket.details.get(c, Counter()).most_common(4)]}
                            for c, n in bucket.categories.most_common()]}

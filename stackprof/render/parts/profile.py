@@ -95,9 +95,18 @@ def blas_text(blas: dict) -> str:
     return text + f" — source: {blas.get('source', 'frame names')}"
 
 
+def main_shares(prof: dict) -> dict:
+    """Category -> share of the main thread's samples after start-up (the workload); start-up itself as
+    its share of all the main thread's samples. Older documents without share_work: the plain share."""
+    out = {}
+    for c in (prof.get("main_thread") or {}).get("categories") or []:
+        if isinstance(c, dict):
+            out[c.get("id")] = c.get("share") if c.get("id") == "startup" or "share_work" not in c else c.get("share_work")
+    return out
+
+
 def category_rows(prof: dict) -> list[list[str]]:
-    main = {c.get("id"): c.get("share") for c in (prof.get("main_thread") or {}).get("categories") or []
-            if isinstance(c, dict)}
+    main = main_shares(prof)
     rows = []
     for c in prof.get("categories") or []:
         if not isinstance(c, dict):
@@ -255,7 +264,8 @@ def flame_html(prof: dict) -> Markup:
     caption = (f"Icicle graph: the root on top, each frame as wide as the samples under it "
                f"({_n(tree.get('total'))} in all; frames under {_n(tree.get('min_samples'))} samples folded "
                f"into their caller: {_n(tree.get('folded_samples'))} samples). Colour = the category its samples "
-               "went to. Hover for numbers, click to zoom, type to highlight frames.")
+               "went to; importlib's own frames are folded (an import shows as its modules). Hover for numbers, "
+               "click to zoom, type to highlight frames.")
     return Markup(
         f'<style>{FLAME_STYLE}</style><div id="profile-flame" class="flame">'
         f'<p class="muted">{escape(caption)}</p>'
@@ -281,7 +291,7 @@ def html(run):
     body.append(Markup("<h3>Where the time goes</h3>"))
     for fig in figures(run):   # the part charts its own figures (parts/__init__.py)
         body.append(m.chart(fig))
-    body.append(m.data_table(["category", "samples", "of all", "of busy", "of main thread", "inside"],
+    body.append(m.data_table(["category", "samples", "of all", "of busy", "of main thread after start-up", "inside"],
                              category_rows(prof)))
     body.append(Markup("<h3>Flame graph</h3>"))
     body.append(flame_html(prof))
@@ -308,22 +318,22 @@ def figures(run) -> list:
     import plotly.graph_objects as go
 
     from stackprof.render.figures import Figure, _spec, layout_template
-    main = {c.get("id"): c.get("share") for c in (prof.get("main_thread") or {}).get("categories") or []
-            if isinstance(c, dict)}
+    main = main_shares(prof)
     order = list(reversed(cats))
     labels = [plotly_text(c.get("label", c.get("id")), 60) for c in order]
     fig = go.Figure(layout={"template": layout_template(), "barmode": "group", "height": 140 + 30 * len(order),
                             "xaxis": {"title": {"text": "% of samples"}, "rangemode": "tozero"},
                             "yaxis": {"type": "category"}})
-    fig.add_trace(go.Bar(name="main thread (the program's wall time)", orientation="h", y=labels,
+    fig.add_trace(go.Bar(name="main thread after start-up (the program's wall time)", orientation="h", y=labels,
                          x=[100 * _num(main.get(c.get("id"))) for c in order], marker={"color": "#3b6ea8"},
                          hovertemplate="%{y}: %{x:.1f}% of the main thread<extra></extra>"))
     fig.add_trace(go.Bar(name="all threads and processes, busy samples", orientation="h", y=labels,
                          x=[100 * _num(c.get("share_busy")) for c in order], marker={"color": "#e0892b"},
                          hovertemplate="%{y}: %{x:.1f}% of the busy samples<extra></extra>"))
     out = [Figure("chart-profile-categories", "Time by category",
-                  "Share of the main thread's samples (what the program's wall time went to) and of the busy "
-                  "(non-idle) samples of every sampled thread and process.", _spec(fig))]
+                  "Share of the main thread's samples after imports and start-up (what the program's wall time "
+                  "went to; start-up itself: its share of all of them) and of the busy (non-idle) samples of every "
+                  "sampled thread and process.", _spec(fig))]
     threads = [t for t in prof.get("threads") or [] if isinstance(t, dict) and t.get("python") and t.get("samples")]
     if len(threads) > 1:
         threads = threads[:12]
@@ -353,7 +363,8 @@ def markdown(run):
     lines += [f"- **{md_text(k)}**: {md_text(v, 300)}" for k, v in summary_rows(prof)]
     for w in prof.get("warnings") or []:
         lines.append(f"- ⚠ {md_text(w, 300)}")
-    lines += ["", "| category | samples | of all | of busy | of main thread | inside |", "|---|---:|---:|---:|---:|---|"]
+    lines += ["", "| category | samples | of all | of busy | of main thread after start-up | inside |",
+              "|---|---:|---:|---:|---:|---|"]
     for row in category_rows(prof):
         lines.append("| " + " | ".join([md_text(row[0])] + row[1:5] + [md_text(row[5], 160)]) + " |")
     lines += ["", "Top frames (self):", "", "| frame | samples | share | category |", "|---|---:|---:|---|"]
@@ -371,9 +382,8 @@ def terminal(run, width: int = 100) -> str:
     out = [f"Profile: {one_line(_command(prof), width - 9)}",
            f"  {_n(samples.get('total'))} samples, {fmt.seconds(prof.get('duration_s'))}, "
            f"{fmt.num((prof.get('rate') or {}).get('achieved_hz'))} Hz, exit status {fmt.fact(prof.get('exit_status'))}"]
-    main = {c.get("id"): c.get("share") for c in (prof.get("main_thread") or {}).get("categories") or []
-            if isinstance(c, dict)}
-    out.append(f"  {'category':44s} {'main':>6s} {'busy':>6s}")
+    main = main_shares(prof)
+    out.append(f"  {'category':44s} {'main':>6s} {'busy':>6s}   (main: the main thread after start-up)")
     for c in prof.get("categories") or []:
         if isinstance(c, dict):
             out.append(f"  {one_line(c.get('label', ''), 44):44s} {fmt.share(main.get(c.get('id'))):>6s} "

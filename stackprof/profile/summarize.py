@@ -263,7 +263,8 @@ def flame(root: FlameNode, commands: dict, keep_process_level: bool) -> dict:
         names.clear()
         min_value *= 2
     shown = sum(node[1] for node in tree)
-    return {"names": list(names), "categories": cats, "total": total, "min_samples": min_value,
+    return {"names": list(names), "categories": cats, "labels": [table.LABELS[c] for c in cats], "total": total,
+            "min_samples": min_value,
             "root": ["all", total, 0, _dominant(root, cats), tree], "folded_samples": total - shown}
 
 

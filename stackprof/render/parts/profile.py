@@ -259,8 +259,9 @@ def flame_html(prof: dict) -> Markup:
         return Markup('<p class="empty">No flame graph: no samples.</p>')
     data = {"names": tree.get("names") or [], "categories": tree.get("categories") or [], "root": tree["root"],
             "colors": COLORS}
-    legend = "".join(f'<span><i style="background:{COLORS.get(c, "#999")}"></i>{escape(_label(prof, c))}</span>'
-                     for c in data["categories"] if c in COLORS)
+    labels = dict(zip(data["categories"], tree.get("labels") or []))
+    legend = "".join(f'<span><i style="background:{COLORS.get(c, "#999")}"></i>{escape(labels.get(c) or _label(prof, c))}'
+                     "</span>" for c in data["categories"] if c in COLORS)
     caption = (f"Icicle graph: the root on top, each frame as wide as the samples under it "
                f"({_n(tree.get('total'))} in all; frames under {_n(tree.get('min_samples'))} samples folded "
                f"into their caller: {_n(tree.get('folded_samples'))} samples). Colour = the category its samples "

@@ -95,6 +95,9 @@ def command(pid, rate, duration, native, subprocesses, idle, blocking, python, n
     sys.stdout.flush()
     if interrupted:
         raise KeyboardInterrupt
+    if rec.raw_path is None and not rec.too_short:   # py-spy failed: the outputs say why, so does the status
+        echo(f"error: {rec.errors[0] if rec.errors else 'py-spy recorded nothing'}")
+        sys.exit(2)
     code = session.exit_code(rec)
     if code:
         echo(f"the program exited with status {rec.exit_status}; the profile is kept")

@@ -64,6 +64,7 @@ class Recording:
     nonblocking: bool = False
     interrupted: bool = False              # Ctrl-C
     stopped_after_duration: bool = False   # --duration ended it (a launched program still running is stopped)
+    too_short: bool = False                # the launched program ended before py-spy's first sample
     pyspy: dict = field(default_factory=dict)
     threads: ThreadCpu | None = None
     notes: list = field(default_factory=list)
@@ -225,6 +226,15 @@ class Recorder:
             rec.wall_s = round(time.monotonic() - started, 3)
             rec.pyspy.update(read_log(log), args=[Path(args[0]).name] + args[1:], exit_status=status)
             if child is not None:
+                ended_first = not self._alive(rec, child)
+                failed = status != 0 and not (raw.exists() and raw.stat().st_size > 0)
+                if failed and not ended_first:
+                    # py-spy cannot sample it: the program was started only to be profiled, so stop it now
+                    # rather than leave the user waiting for a profile that will not come.
+                    self.say(f"py-spy cannot sample the program ({_last(log)}): stopping it")
+                    rec.notes.append("the program was stopped: py-spy could not sample it")
+                    _stop(child)
+                rec.too_short = failed and ended_first and rec.wall_s < 2.0
                 self._finish_child(rec, child)
         except KeyboardInterrupt:          # a second Ctrl-C while stopping: keep what exists
             rec.interrupted = True
@@ -236,7 +246,12 @@ class Recorder:
             rec.raw_path = raw
         else:
             why = _last(log_path.read_text(encoding="utf-8", errors="replace")) if log_path.exists() else ""
-            rec.errors.append(f"py-spy wrote no samples{': ' + why if why else ''}")
+            if rec.too_short:
+                rec.notes.append(f"the program ended before py-spy took a sample (py-spy: {why or 'no output'})")
+            else:
+                if rec.mode == "launch" and "python version" in why:
+                    why += " (is the command a Python program? for a launcher or shell script, add --subprocesses)"
+                rec.errors.append(f"py-spy recorded nothing: {why or 'no reason given'}")
 
     def _run_pyspy(self, rec: Recording, args: list[str], log_path: Path, child) -> int:
         with open(log_path, "wb") as log:
@@ -332,6 +347,11 @@ def _exited(pid: int) -> bool:
 
 
 def _last(text: str) -> str:
+    """py-spy's reason: its 'Error: …' line (a Rust backtrace may follow it), else its last message."""
     lines = [ln.strip().removeprefix("py-spy>").strip() for ln in text.splitlines()]
-    lines = [ln for ln in lines if ln and not ln.startswith(("Sampling process", "You can use the flamegraph"))]
+    errors = [ln for ln in lines if ln.startswith(("Error:", "Permission Denied"))]
+    if errors:
+        return errors[-1].removeprefix("Error:").strip()[:300]
+    lines = [ln for ln in lines if ln and not ln.startswith(("Sampling process", "You can use the flamegraph",
+                                                             "Stack backtrace:")) and not ln[:1].isdigit()]
     return lines[-1][:300] if lines else ""

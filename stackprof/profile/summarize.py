@@ -65,6 +65,7 @@ def build(rec: Recording, totals: Totals, environment: dict, unreadable: int = 0
         "raw_format": "collapsed stacks (py-spy --format raw --threads): 'frame;frame;…;frame COUNT', root first",
         "interrupted": rec.interrupted,
         "stopped_after_duration": rec.stopped_after_duration,
+        "too_short": rec.too_short,
         "sources": {
             "samples": f"py-spy {rec.pyspy.get('version', '')} record ({' '.join(rec.pyspy.get('args', [])[1:3])} …): "
                        "threads with a Python thread state only",
@@ -291,7 +292,11 @@ def _emit(label: str, node: FlameNode, min_value: int, names: dict, cats: list, 
 def warnings(rec: Recording, section: dict) -> list[str]:
     out = []
     total = section["samples"]["total"]
-    if total < FEW_SAMPLES:
+    if total < FEW_SAMPLES and rec.errors:
+        out.append(f"no profile: {rec.errors[0]}")
+    elif rec.too_short:
+        out.append(f"no samples: {rec.notes[-1]}; a program this short has nothing to profile")
+    elif total < FEW_SAMPLES:
         out.append(f"only {total} samples: the program ran for less than a few sampling intervals "
                    f"({section['duration_s']:g} s at {section['rate']['asked_hz']} Hz); the breakdown below is "
                    "what exists, not a measurement to rely on")

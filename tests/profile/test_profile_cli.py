@@ -23,6 +23,7 @@ VENV_PY = str(Path(sys.executable).parent / "python")
 
 
 def profile(tmp_path, *args, python=VENV_PY, program=None, env=None, timeout=240, name="out"):
+    """`stackprof profile -o OUT ARGS [-- PYTHON PROGRAM ARGS]` in a subprocess."""
     out = tmp_path / name
     cmd = [sys.executable, "-m", "stackprof", "profile", "-o", str(out), *args]
     if program:
@@ -241,3 +242,22 @@ def test_secrets_on_the_command_line_never_reach_the_outputs(tmp_path):
         text = (out / name).read_text(encoding="utf-8")
         assert token not in text, name
     assert "sleeper.py" in (out / "run.json").read_text(encoding="utf-8")
+
+
+def test_a_program_too_short_for_any_sample_says_so_and_keeps_the_report(tmp_path):
+    proc, out = profile(tmp_path, "--no-probe", "--", VENV_PY, "-c", "pass")
+    assert proc.returncode == 0, proc.stderr
+    prof = load_run(out / "run.json").profile
+    assert prof["samples"]["total"] == 0
+    assert any(w.startswith("no samples: the program ended before py-spy took a sample") for w in prof["warnings"])
+    assert (out / "report.html").exists()
+
+
+def test_a_command_that_is_not_python_is_an_error_with_the_reason(tmp_path):
+    proc, out = profile(tmp_path, "--no-probe", "--", "sleep", "3")
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("stackprof: error: py-spy recorded nothing: Failed to find python version")
+    assert "--subprocesses" in last and "Traceback" not in proc.stderr
+    run = load_run(out / "run.json")                     # the partial result is written anyway
+    assert any(e["stage"] == "profile" for e in run.errors)

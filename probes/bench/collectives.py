@@ -41,6 +41,7 @@ import tempfile
 import time
 
 from .. import harness
+from ..facts._secrets import looks_secret
 
 OPS = ("all_reduce", "all_gather", "reduce_scatter", "broadcast", "all_to_all", "send_recv")
 SPLIT = ("all_gather", "reduce_scatter", "all_to_all")      # each rank owns S / n of the array
@@ -53,6 +54,10 @@ WARMUP_SHARE = 0.2
 MAX_WARMUP_CALLS = 200
 SAMPLE = 256                     # output elements each rank checks
 GROWTH_LIMIT = {"fp32": 1e30, "fp64": 1e300, "bf16": 1e30, "fp16": 3e4}
+# The variables that choose transports and tune the collectives (recorded with every record; a value
+# that looks like a secret is dropped, as the env_vars probe drops it).
+TRANSPORT_PREFIXES = ("NCCL_", "GLOO_", "TP_", "TORCH_NCCL_", "TORCH_GLOO_", "TORCH_DISTRIBUTED_", "UCX_", "FI_",
+                      "CUDA_VISIBLE_DEVICES")
 BOOT = ("import importlib, importlib.util, os, sys\n"
         "root = sys.argv[1]\n"
         "spec = importlib.util.spec_from_file_location('_stackprof_probes', os.path.join(root, '__init__.py'),"
@@ -390,6 +395,7 @@ def measure(world, cases, device, budget_s, task_args=None, progress=None):
         record = harness.base_record(spec, "bench.collectives", dict(task_args or {}, cases=[case]))
         record["method"] = dict(record["method"], collective=dict(METHOD))
         record["params"]["nnodes"] = (task_args or {}).get("nnodes") or 1
+        record["params"]["transport_env"] = transport_env()
         if progress is not None:
             progress(record["id"])
         if broken:
@@ -420,6 +426,11 @@ def measure(world, cases, device, budget_s, task_args=None, progress=None):
             broken = "%s failed on rank %d (%s); the process group may be unusable" % (
                 record["id"], world.rank, record["reason"])
         yield record
+
+
+def transport_env():
+    return dict((k, v[:300]) for k, v in sorted(os.environ.items())
+                if k.startswith(TRANSPORT_PREFIXES) and "TOKEN" not in k.upper() and not looks_secret(v))
 
 
 def _median(values):

@@ -19,7 +19,7 @@ RELEVANT = (
     "packages[torch]", "packages[numpy]", "packages[nvidia-*]", "packages[intel-openmp]", "packages[mkl]",
     "system.cgroup.cpu_quota_cores", "system.cgroup.memory_limit_bytes", "system.affinity.count",
     "system.cpu.*", "system.thp.*", "system.memory.total_bytes", "native_libs.*", "python.version",
-    "python.implementation", "python.free_threaded", "system.os_cpu_count", "system.os.kernel", "gpus.*",
+    "python.implementation", "python.free_threaded", "system.os_cpu_count", "system.os.kernel", "gpus.*", "rank_gpu.*",
 )
 MAX_VALUES = 8          # distinct values listed per fact (a fact that differs on every rank of 1000)
 

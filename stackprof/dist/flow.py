@@ -3,7 +3,6 @@ add the distributed analyses to run.dist (N-way environment diff, collectives ta
 what-if), then the usual stages: rules, verify by experiment, statistics, redaction, outputs."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from stackprof.dist import envdiff, merge as merging, outdir, stragglers, whatif
@@ -26,10 +25,12 @@ def build(root: Path, *, redact: bool, exits: dict | None = None, model: dict | 
     run, ranks = merging.merge(root, redact=redact, exits=exits)
     dist = run.dist
     dist["model"] = {**(dist.get("model") or {}), **{k: v for k, v in (model or {}).items() if v is not None}}
+    entries = merging.per_rank(ranks, run.environment)
+    dist["per_rank"] = merging.to_table(entries)
     dist["env_diff"] = envdiff.rank_diff({r.rank: r.environment for r in ranks},
                                          {r.rank: r.identity.get("node") for r in ranks})
-    dist["stragglers"] = stragglers.analyze(ranks, dist["per_rank"])
-    dist["relative"] = stragglers.relative(dist["per_rank"])
+    dist["stragglers"] = stragglers.analyze(ranks, entries)
+    dist["relative"] = stragglers.relative(entries)
     return run
 
 
@@ -57,19 +58,38 @@ def finish(run: Run) -> None:
                  f"{'s' if nodes != 1 else ''} ({dist.get('device_type')})")
     dist["what_if"] = whatif.estimate(dist.get("model") or {}, int(dist.get("world_size") or 1),
                                       [r for r in run.benchmarks if r.get("op") in merging.COLLECTIVE_OPS],
-                                      dist.get("per_rank") or {}, link_text)
+                                      merging.from_table(dist.get("per_rank") or {}), link_text)
 
 
 def link_peak(dist: dict) -> dict:
-    """The peak the collectives' bus bandwidth can be held against — only where it can be known."""
+    """The peak the collectives' bus bandwidth can be held against — only where it can be known: GPUs of
+    one node without an active NVLink talk over PCIe, whose per-direction rate (the slowest rank's link,
+    under load where NVML saw it) bounds busbw. NVLink/NVSwitch and networks are not tabulated: no peak."""
     if dist.get("device_type") != "cuda":
         return {"gbps": None, "text": "no peak: gloo between CPU processes goes through the kernel's TCP stack "
                 "(loopback on one machine); there is no hardware link figure to compare with"}
     if (dist.get("nnodes") or 1) > 1:
         return {"gbps": None, "text": "no peak: the network between nodes is not probed (NIC model and speed "
                 "unknown to this run)"}
-    return {"gbps": None, "text": "no peak: NVLink/NVSwitch topology is not probed; over PCIe only, the per-rank "
-            "PCIe link (ranks table) bounds it"}
+    rows = [r for r in dist.get("ranks") or [] if isinstance(r, dict)]
+    states = [r.get("gpu_state") if isinstance(r.get("gpu_state"), dict) else {} for r in rows]
+    if any((s.get("nvlink_active") or 0) > 0 for s in states):
+        links = sorted({s.get("nvlink_active") for s in states if s.get("nvlink_active")})
+        return {"gbps": None, "text": f"no peak: NVLink is active ({'/'.join(map(str, links))} links per GPU); "
+                "its per-link rate by generation is not tabulated here"}
+    from stackprof.hardware.gpus import pcie_gbps
+    rates = []
+    for row, state in zip(rows, states):
+        pcie = ((row.get("gpu") or {}).get("pcie") or {}) if isinstance(row.get("gpu"), dict) else {}
+        gen, width = state.get("pcie_gen") or pcie.get("gen"), state.get("pcie_width") or pcie.get("width")
+        rate = pcie_gbps(gen, width)
+        if rate:
+            rates.append((rate, row.get("rank"), gen, width))
+    if not rates or len(rates) < len(rows):
+        return {"gbps": None, "text": "no peak: the GPUs' links are not known (no NVML, no sysfs PCIe link)"}
+    rate, rank, gen, width = min(rates)
+    return {"gbps": rate, "text": f"PCIe gen {gen} x{width} of rank {rank} (the slowest link): {rate:g} GB/s per "
+            "direction (no active NVLink: GPU-to-GPU traffic crosses PCIe)", "source": "hardware.gpus.pcie_gbps"}
 
 
 def diagnose(run: Run, target, *, verify_budget_s: float | None, echo) -> None:
@@ -93,10 +113,6 @@ def outcome(run: Run) -> tuple[int, list[str]]:
             lines.append(f"rank {row['rank']} (node {row.get('node')}): {row.get('state')}"
                          + (f" — {row['error']}" if row.get("error") else ""))
     return (1 if lines else 0), lines
-
-
-def started() -> float:
-    return time.monotonic()
 
 
 def require_folder(root: Path) -> Path:

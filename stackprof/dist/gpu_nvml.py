@@ -2,7 +2,8 @@
 library) with ctypes — per-rank side, so no pynvml: SM clock against its maximum, clock throttle
 reasons, temperature, power against the enforced limit, PCIe link now and at most. A Sampler reads
 them every 0.2 s on a thread while the per-device benchmarks run; the summary keeps the lowest SM
-clock, every throttle reason seen, the hottest temperature and the highest power.
+clock, every throttle reason seen, the hottest temperature and the highest power, plus the driver
+version and the active NVLink links (count and version, read once).
 
 Written against nvml.h (NVML API v2 entry points); needs a GPU to run: on this project's CPU machine
 it only ever reports {"available": false, "reason": …}. Standard library; Python 3.8 syntax.
@@ -17,6 +18,7 @@ THROTTLE_BITS = ((0x1, "gpu_idle"), (0x2, "applications_clocks_setting"), (0x4, 
                  (0x40, "hw_thermal_slowdown"), (0x80, "hw_power_brake_slowdown"),
                  (0x100, "display_clock_setting"))
 INTERVAL_S = 0.2
+NVLINK_MAX_LINKS = 18          # NVML_NVLINK_MAX_LINKS
 
 
 class Nvml(object):
@@ -57,6 +59,21 @@ class Nvml(object):
                 "pcie_gen_max": self._uint("nvmlDeviceGetMaxPcieLinkGeneration"),
                 "pcie_width_max": self._uint("nvmlDeviceGetMaxPcieLinkWidth")}
 
+    def static(self):
+        """What does not change while it runs: driver version, active NVLink links and their version."""
+        buf = ctypes.create_string_buffer(96)
+        driver = buf.value.decode() if self.lib.nvmlSystemGetDriverVersion(buf, 96) == 0 else None
+        active, versions = 0, set()
+        for link in range(NVLINK_MAX_LINKS):
+            state, version = ctypes.c_uint(), ctypes.c_uint()
+            if self.lib.nvmlDeviceGetNvLinkState(self.handle, link, ctypes.byref(state)) != 0:
+                continue
+            if state.value:
+                active += 1
+                if self.lib.nvmlDeviceGetNvLinkVersion(self.handle, link, ctypes.byref(version)) == 0:
+                    versions.add(version.value)
+        return {"driver_version": driver, "nvlink_active": active, "nvlink_version": sorted(versions) or None}
+
     def close(self):
         try:
             self.lib.nvmlShutdown()
@@ -68,7 +85,7 @@ class Sampler(object):
     """start() / stop() -> summary; never raises (no NVML is a fact, not an error)."""
 
     def __init__(self, pci_bus_id):
-        self.pci_bus_id, self.samples, self.reason = pci_bus_id, [], None
+        self.pci_bus_id, self.samples, self.reason, self.fixed = pci_bus_id, [], None, {}
         self._stop, self._thread, self._nvml = threading.Event(), None, None
 
     def start(self):
@@ -80,6 +97,10 @@ class Sampler(object):
         except Exception as exc:
             self.reason = ("%s: %s" % (type(exc).__name__, exc))[:300]
             return self
+        try:
+            self.fixed = self._nvml.static()
+        except Exception as exc:
+            self.fixed = {"error": ("%s: %s" % (type(exc).__name__, exc))[:200]}
         self._thread = threading.Thread(target=self._loop, name="stackprof-nvml", daemon=True)
         self._thread.start()
         return self
@@ -99,7 +120,7 @@ class Sampler(object):
             self._thread.join(timeout=2)
         if self._nvml is not None:
             self._nvml.close()
-        return summarize(self.samples, self.reason)
+        return dict(summarize(self.samples, self.reason), **self.fixed)
 
 
 def summarize(samples, reason=None):

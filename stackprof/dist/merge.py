@@ -130,6 +130,7 @@ def merge(root: str | os.PathLike, *, redact: bool = True, exits: dict | None = 
                           "node does not share this filesystem and it did not reach the final gather"})
         run.add_error("dist", f"rank {rank}", "no results from this rank", kind="partial")
     rank_rows.sort(key=lambda row: row["rank"])
+    _compact(rank_rows)
     for r in ranks_docs:
         for err in r.facts.get("errors") or []:
             if isinstance(err, dict):
@@ -153,7 +154,6 @@ def merge(root: str | os.PathLike, *, redact: bool = True, exits: dict | None = 
         "device_type": "cuda" if str(lead.identity.get("device", "")).startswith("cuda") else "cpu",
         "timeout_s": job.get("timeout_s"), "launcher": job.get("launcher"), "model": job.get("model") or {},
         "ranks": rank_rows, "nodes": _nodes(rank_rows),
-        "per_rank": per_rank(ranks_docs, lead.environment),
     }
     started, ended = job.get("started"), max((r.status.get("updated") or 0) for r in ranks)
     if started and ended:
@@ -172,12 +172,23 @@ def _rank_row(r: RankData, exit_info: dict | None) -> dict:
         error = f"{how} in phase {status.get('phase')}" + (f" ({status['detail']})" if status.get("detail") else "")
     return {"rank": r.rank, "local_rank": ident.get("local_rank"), "node": ident.get("node"),
             "host": ident.get("host"), "pid": ident.get("pid"), "device": ident.get("device"),
-            "backend": ident.get("backend"), "cpus": place.get("cpus"), "cpu_count": place.get("cpu_count"),
+            "backend": ident.get("backend"), "cpus": cpu_ranges(place.get("cpus")), "cpu_count": place.get("cpu_count"),
             "numa_nodes": place.get("numa_nodes"), "gpu": place.get("gpu"), "gpu_state": ident.get("gpu_state"),
             "state": state, "phase": status.get("phase"), "detail": status.get("detail"), "error": error,
             "exit": exit_info, "versions": {"stackprof": ident.get("stackprof_version"),
                                             "torch": ident.get("torch_version"), "python": ident.get("python")},
             "ranks_on_host": ident.get("ranks_on_host"), "records": len(r.records)}
+
+
+def _compact(rows: list[dict]) -> None:
+    """A thousand ranks must fit the report: keys without a value are left out, and the versions only
+    where they differ from the lowest rank's (docs/schema-dist.md)."""
+    first = next((r.get("versions") for r in rows if r.get("versions")), None)
+    for row in rows:
+        if row.get("versions") == first and row is not rows[0]:
+            row.pop("versions", None)
+        for key in [k for k, v in row.items() if v is None]:
+            del row[key]
 
 
 def _exit_text(info: dict | None) -> str | None:
@@ -208,6 +219,36 @@ def _collectives(ranks: list[RankData]) -> list[dict]:
             if rid not in chosen or (chosen[rid].get("status") != "ok" and rec.get("status") == "ok"):
                 chosen[rid] = dict(rec, params=dict(rec.get("params") or {}, reported_by_rank=r.rank))
     return list(chosen.values())
+
+
+PER_RANK_COLUMNS = ("rank", "node", "status", "value", "median_s", "iqr_rel", "n", "pct_of_peak", "load_avg_1m",
+                    "reason")
+
+
+def to_table(per_rank_entries: dict) -> dict:
+    """{id: [entry per rank]} -> {id: {op, dtype, unit, columns, rows}}: one row per rank, the fields
+    every rank shares said once — a thousand ranks stay small enough for the report."""
+    out = {}
+    for bench_id, entries in per_rank_entries.items():
+        first = entries[0] if entries else {}
+        out[bench_id] = {"op": first.get("op"), "dtype": first.get("dtype"), "unit": first.get("unit"),
+                         "columns": list(PER_RANK_COLUMNS),
+                         "rows": [[_round(e.get(c)) for c in PER_RANK_COLUMNS] for e in entries]}
+    return out
+
+
+def from_table(table: dict) -> dict:
+    """The inverse of to_table: {id: [entry per rank]}."""
+    out = {}
+    for bench_id, doc in (table or {}).items():
+        if isinstance(doc, dict):
+            shared = {"op": doc.get("op"), "dtype": doc.get("dtype"), "unit": doc.get("unit")}
+            out[bench_id] = [dict(shared, **dict(zip(doc.get("columns") or [], row))) for row in doc.get("rows") or []]
+    return out
+
+
+def _round(value):
+    return float(f"{value:.5g}") if isinstance(value, float) else value
 
 
 def per_rank(ranks: list[RankData], environment: dict) -> dict:
@@ -273,3 +314,19 @@ def _snapshot(raw: dict) -> machine_state.Snapshot:
         at=float(raw["at"]), cgroup=raw.get("cgroup"),
         cpu_times=tuple(raw["cpu_times"]) if raw.get("cpu_times") else None,
         threads={str(k): tuple(v) for k, v in threads.items()} if isinstance(threads, dict) else None)
+
+
+def cpu_ranges(cpus) -> str | None:
+    """[0, 1, 2, 3, 8] -> "0-3,8" (a 224-CPU rank's list stays one short string)."""
+    if not isinstance(cpus, list):
+        return None
+    nums = sorted(c for c in cpus if isinstance(c, int))
+    parts, start, prev = [], None, None
+    for c in nums + [None]:
+        if start is not None and (c is None or c != prev + 1):
+            parts.append(f"{start}-{prev}" if prev > start else str(start))
+            start = None
+        if c is not None and start is None:
+            start = c
+        prev = c
+    return ",".join(parts)

@@ -333,8 +333,20 @@ class Rank(object):
         if group is not None:
             dist.barrier(group=group)
         if sampler is not None:
-            self.ident["gpu_state"] = sampler.stop()
+            state = self.ident["gpu_state"] = sampler.stop()
             folder.identity(self.ident)
+            gpu = self.ident["placement"].get("gpu") or {}
+            pcie = gpu.get("pcie") or {}
+            # the GPU's fixed facts join this rank's environment, so the N-way diff compares them too
+            facts.setdefault("environment", {})["rank_gpu"] = {
+                "name": gpu.get("name"), "memory_bytes": gpu.get("memory_bytes"), "numa_node": gpu.get("numa_node"),
+                "pcie_gen_max": pcie.get("gen_max") or state.get("pcie_gen_max"),
+                "pcie_width_max": pcie.get("width_max") or state.get("pcie_width_max"),
+                "driver_version": state.get("driver_version"), "nvlink_active": state.get("nvlink_active"),
+                "nvlink_version": state.get("nvlink_version"), "sm_max_mhz": state.get("sm_max_mhz"),
+                "power_limit_w": state.get("power_limit_w")}
+            if "facts" in self.args.phases:
+                folder.facts(facts)
 
     def _run_device_tasks(self, tasks, round_index, rounds):
         folder, watch = self.folder, machine.CaseWatch()

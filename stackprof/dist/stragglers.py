@@ -168,5 +168,5 @@ def relative(per_rank: dict) -> dict:
         if not ok:
             continue
         med = median(ok.values())
-        out[bench_id] = {rank: value / med for rank, value in ok.items()} if med else {}
+        out[bench_id] = {rank: round(value / med, 4) for rank, value in ok.items()} if med else {}
     return out

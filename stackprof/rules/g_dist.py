@@ -135,10 +135,32 @@ def g1_straggler(facts: Facts):
             "Nothing in its environment differs from its peers': check the machine itself — clocks and throttle "
             "reasons (nvidia-smi -q -d PERFORMANCE), the PCIe link, CPU quota and placement, other work on it — "
             "and exclude or repair it.")
+        placement = _placement(dist, group["ranks"])
+        if not why and not placement and _same_cpu_as_peers(dist, group):
+            # the ranks took turns on one CPU in one environment: the difference is between processes
+            # (memory placement, huge pages, caches), not something of the machine or the install
+            findings.append(make("G1", "low", f"{name} measured {ratio:.2f}× below its peers on the same CPU with "
+                                 "the same environment: a difference between processes, not machines", kind="note",
+                                 evidence=evidence, impact=dict(impact, text=impact["text"] + "; nothing differs "
+                                 "between these ranks but the processes themselves"),
+                                 fix="Nothing to change in the environment; re-run to see whether it persists.",
+                                 references=REFERENCES))
+            continue
         findings.append(make("G1", scale.from_ratio(ratio), f"{name} is a straggler: {', '.join(kinds)} "
                              f"{ratio:.2f}× below its peers{cause}", evidence=evidence, impact=impact, fix=fix,
                              references=REFERENCES))
     return findings[0] if len(findings) == 1 else findings       # one finding per straggler
+
+
+def _same_cpu_as_peers(dist: dict, group: dict) -> bool:
+    """CPU ranks that share one host with the peers they were judged against (they took turns on it)."""
+    rows = {r.get("rank"): r for r in _list(dist.get("ranks")) if isinstance(r, dict)}
+    mine = [rows.get(r) or {} for r in group["ranks"]]
+    if group["unit"] == "node" or any(str(r.get("device")) != "cpu" for r in mine):
+        return False
+    peers = {p for t in group["tests"] for p in _list(t.get("peers"))} or \
+        {r for r in rows if r not in group["ranks"] and rows[r].get("node") == mine[0].get("node")}
+    return bool(peers) and all(rows.get(p, {}).get("node") == mine[0].get("node") for p in peers)
 
 
 def _show(value, present) -> str:

@@ -20,8 +20,10 @@ def _with(doc: dict, dist: dict) -> dict:
 
 
 def _other_torch_on_rank_1(doc: dict) -> dict:
-    """The killed-rank capture's two ranks share one environment; rank 1 is given another torch wheel
-    (the N-way diff entry stackprof/dist/envdiff.py writes for it), with no straggler measured."""
+    """The killed-rank capture's two ranks share one environment and no straggler was named in it (a
+    capture in which one was — two processes on one CPU can differ — would have G1 cite the fact
+    instead); rank 1 is given another torch wheel (the N-way diff entry stackprof/dist/envdiff.py
+    writes for it)."""
     dist = captured("dist-killed-rank")
     dist["env_diff"]["differing"].append({
         "path": "packages[torch]", "section": "packages", "hardware": False, "scope": "rank", "expected": False,

@@ -99,7 +99,7 @@ def test_two_ranks_all_collectives_and_the_report(venv_torch, tmp_path, stackpro
         facts = json.loads((out / "ranks" / f"rank-{rank:05d}" / "facts.json").read_text())
         assert {"system", "python", "env_vars", "packages", "torch"} <= set(facts["environment"])
     stream = next(v for k, v in dist["per_rank"].items() if k.startswith("stream_triad"))
-    assert sorted(e["rank"] for e in stream if e["status"] == "ok") == [0, 1]
+    assert sorted(row[0] for row in stream["rows"] if row[2] == "ok") == [0, 1]
     # every collective ran, its result was right, and algbw/busbw follow from its own samples
     coll = [b for b in run["benchmarks"] if b["op"] in OPS.split(",")]
     assert len(coll) == 12 and all(b["status"] == "ok" for b in coll), [(b["id"], b["reason"]) for b in coll]
@@ -139,6 +139,33 @@ def test_a_wrong_collective_fails_its_check_and_a_right_one_passes(venv_torch, t
     for (status, reason, check), (ok_status, _, ok_check) in results:
         assert status == "failed" and reason.startswith("wrong result") and check["ok"] is False
         assert ok_status == "ok" and ok_check["ok"] is True
+
+
+def test_a_hung_peer_costs_the_stated_timeout_not_gloos_thirty_minutes(venv_torch, tmp_path):
+    """Rank 1 never enters the collective: rank 0's case fails after the 3 s timeout it was given, with the
+    timeout in the record, and the case after it is not run on a group that cannot be trusted."""
+    script = tmp_path / "hang.py"
+    script.write_text(
+        "import json, time, torch, torch.distributed as dist\n"
+        "from stackprof.dist import probe_loader\n"
+        "coll = probe_loader.load('bench.collectives')\n"
+        "world = coll.join(torch, dist, 'gloo', 3, torch.device('cpu'))\n"
+        "if world.rank == 1:\n"
+        "    time.sleep(12)\n"
+        "else:\n"
+        "    started = time.time()\n"
+        "    cases = [{'op': 'all_reduce', 'bytes': 65536}, {'op': 'broadcast', 'bytes': 65536}]\n"
+        "    out = [(r['status'], r['reason'], r['params'].get('timeout_s')) for r in coll.measure(world, cases, 'cpu', 0.05)]\n"
+        "    print('RESULT', round(time.time() - started, 1), json.dumps(out), flush=True)\n")
+    done = subprocess.run([str(venv_torch), "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                           str(script)], env=rank_env(), capture_output=True, text=True, timeout=120)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT")), None)
+    assert line is not None, done.stdout + done.stderr[-2000:]
+    _, seconds, payload = line.split(" ", 2)
+    (first_status, first_reason, _), (second_status, second_reason, _) = json.loads(payload)
+    assert first_status == "failed" and "timed out" in first_reason.lower() and "3000ms" in first_reason, first_reason
+    assert second_status == "failed" and second_reason.startswith("not run:")
+    assert float(seconds) < 11
 
 
 # ---- two nodes on one machine ---------------------------------------------------------------------------
@@ -205,7 +232,7 @@ def test_a_killed_rank_is_named_and_the_others_are_kept(venv_torch, tmp_path):
     assert ranks[0]["state"] in ("failed", "terminated")
     # what both ranks measured before the kill is kept
     stream = next(v for k, v in run["dist"]["per_rank"].items() if k.startswith("stream_triad"))
-    assert sorted(e["rank"] for e in stream) == [0, 1]
+    assert sorted(row[0] for row in stream["rows"]) == [0, 1]
     assert "rank 1 (node 0): died" in stderr
     g3 = finding(run, "G3")
     assert g3 is not None and g3["kind"] == "note"

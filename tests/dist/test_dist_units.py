@@ -282,3 +282,23 @@ def test_a_round_disturbed_by_other_work_cannot_name_a_rank():
     units.append({"unit": "rank", "who": 6, "ranks": [6], "value": 60.0, "rounds": [], "contention": [0.3, 0.0]})
     flagged = [t for t in stragglers._many({"id": "gemm/x"}, units, "kernel throughput") if t.get("who") == 6]
     assert flagged and not flagged[0]["straggler"] and "other work held its CPUs" in flagged[0]["details"]["reason"]
+
+
+def test_link_peak_only_where_it_can_be_known():
+    from stackprof.dist.flow import link_peak
+    assert link_peak({"device_type": "cpu"})["gbps"] is None
+    pcie = {"device_type": "cuda", "nnodes": 1, "ranks": [
+        {"rank": 0, "gpu": {"pcie": {"gen": 4, "width": 16}}, "gpu_state": {"nvlink_active": 0}},
+        {"rank": 1, "gpu": {"pcie": {"gen": 4, "width": 16}}, "gpu_state": {"nvlink_active": 0, "pcie_gen": 4,
+                                                                          "pcie_width": 8}}]}
+    peak = link_peak(pcie)
+    assert peak["gbps"] == pytest.approx(1.969 * 8, abs=0.01) and "rank 1" in peak["text"]
+    nvlink = dict(pcie, ranks=[dict(r, gpu_state={"nvlink_active": 18}) for r in pcie["ranks"]])
+    assert link_peak(nvlink)["gbps"] is None and "NVLink is active" in link_peak(nvlink)["text"]
+    assert link_peak(dict(pcie, nnodes=2))["gbps"] is None
+
+
+def test_cpu_lists_become_ranges():
+    from stackprof.dist.merge import cpu_ranges
+    assert cpu_ranges([0, 1, 2, 3, 8]) == "0-3,8" and cpu_ranges([5]) == "5" and cpu_ranges([0, 2, 3]) == "0,2-3"
+    assert cpu_ranges(None) is None

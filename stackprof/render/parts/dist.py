@@ -40,7 +40,7 @@ def summary_rows(dist: dict) -> list[tuple[str, str]]:
     for row in ranks:
         states[str(row.get("state"))] = states.get(str(row.get("state")), 0) + 1
     return [(k, one_line(v, 300)) for k, v in (
-        ("ranks", f"{fmt.num(dist.get('world_size'))} on {fmt.num(dist.get('nnodes'))} node(s) — "
+        ("ranks", f"{fmt.fact(dist.get('world_size'))} on {fmt.fact(dist.get('nnodes'))} node(s) — "
                   + ", ".join(f"{n} {s}" for s, n in sorted(states.items()))),
         ("backend", f"{dist.get('backend')} on {dist.get('device_type')}"),
         ("collective timeout", fmt.seconds(dist.get("timeout_s"))),
@@ -64,7 +64,8 @@ def rank_row(row: dict) -> list[str]:
             if state.get("available") else None,
             "throttle: " + ", ".join(state.get("throttle_reasons")) if state.get("throttle_reasons") else None) if x)
     cpus = row.get("cpus")
-    cpu_text = f"{row.get('cpu_count')} ({_cpu_ranges(cpus)})" if isinstance(cpus, list) else fmt.fact(row.get("cpu_count"))
+    cpu_text = f"{row.get('cpu_count')} ({one_line(cpus, 60)})" if isinstance(cpus, str) and cpus else \
+        fmt.fact(row.get("cpu_count"))
     what = row.get("error") or (row.get("phase") if row.get("state") != "done" else "")
     return [str(row.get("rank")), fmt.fact(row.get("node")), fmt.fact(row.get("local_rank")), fmt.fact(row.get("host")),
             fmt.fact(row.get("device")), cpu_text, fmt.fact(row.get("numa_nodes")), one_line(gpu_text, 200),
@@ -74,22 +75,15 @@ def rank_row(row: dict) -> list[str]:
 RANK_COLUMNS = ["rank", "node", "local rank", "host", "device", "CPUs", "NUMA", "GPU", "state", "phase / error"]
 
 
-def _cpu_ranges(cpus: list) -> str:
-    if not cpus:
-        return ""
-    nums = sorted(c for c in cpus if isinstance(c, int))
-    parts, start, prev = [], None, None
-    for c in nums:
-        if start is None:
-            start = prev = c
-        elif c == prev + 1:
-            prev = c
-        else:
-            parts.append(f"{start}-{prev}" if prev > start else str(start))
-            start = prev = c
-    if start is not None:
-        parts.append(f"{start}-{prev}" if prev > start else str(start))
-    return ",".join(parts)
+def _per_rank(dist: dict) -> dict:
+    """run.dist.per_rank's table form ({id: {columns, rows, op, dtype, unit}}) as {id: [entry per rank]}."""
+    out = {}
+    for bench_id, doc in _dict(dist.get("per_rank")).items():
+        doc = _dict(doc)
+        shared = {"op": doc.get("op"), "unit": doc.get("unit")}
+        out[bench_id] = [dict(shared, **dict(zip(_list(doc.get("columns")), row))) for row in _list(doc.get("rows"))
+                         if isinstance(row, list)]
+    return out
 
 
 def diff_rows(dist: dict) -> list[list[str]]:
@@ -208,8 +202,7 @@ def heat_html(dist: dict) -> Markup | None:
     ranks = _heat_ranks(dist, relative)
     node_of = {row.get("rank"): row.get("node") for row in _list(dist.get("ranks"))}
     flagged = {r for t in _list(_dict(dist.get("stragglers")).get("flagged")) for r in _list(t.get("ranks"))}
-    values = {(e.get("rank"), bench): e for bench, entries in _dict(dist.get("per_rank")).items()
-              for e in _list(entries)}
+    values = {(e.get("rank"), bench): e for bench, entries in _per_rank(dist).items() for e in entries}
     head = "".join(f'<th scope="col">{escape(b)}</th>' for b in benches)
     body = []
     for rank in ranks:

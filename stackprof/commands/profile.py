@@ -153,3 +153,21 @@ def _write(run, rec, outdir, redact) -> dict:
     if raw:
         paths["raw"] = raw
     return paths
+
+
+def profile_run(run, command: list[str], say=None):
+    """`stackprof run --profile`: after the diagnosis, record the program with the default options and
+    put the profile and its findings into the same Run (P1 then reads the verified A/B ratios)."""
+    from stackprof.errors import StackprofError
+    from stackprof.pipeline import run_stage
+    from stackprof.profile import session
+    say = say or (lambda message: None)
+    say(f"profiling {' '.join(command)}")
+    try:
+        rec = session.record(Options(), command=command, say=say)
+    except StackprofError as exc:       # the diagnosis is kept; the profile's failure is in errors[]
+        run.add_error("profile", "py-spy", str(exc))
+        return None
+    run_stage(run, "profile", session.attach, run, rec)
+    run_stage(run, "analyze_profile", session.add_findings, run)
+    return rec

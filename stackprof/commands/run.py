@@ -66,8 +66,9 @@ def command(mode, pythons, labels, outdir, budget, no_verify, only, device, no_r
         run.add_error("run", "run", "interrupted: the report holds what was finished", kind="partial")
     recording = None
     if profile and not interrupted:               # probe + bench + diagnose first, then the workload
+        from stackprof.commands.profile import profile_run
         from stackprof.profile import session
-        recording = session.profile_run(run, list(program), echo)
+        recording = profile_run(run, list(program), echo)
         interrupted = bool(recording and recording.interrupted)
     run = finalize(run, redact=redact)
     paths = write_outputs(run, Path(outdir))

@@ -1,7 +1,8 @@
 """Compare the workload profiles of several Runs: how each category's share of the time moved.
 
 ``compare_profiles(runs)`` is pure (Runs in, a section dict out; None when fewer than two Runs carry a
-profile). The renderers (markdown/html/terminal) only format that dict. Shares are compared, not
+profile); ``columns``/``table_rows``/``headline`` give its plain-text cells, which the renderers in
+stackprof/render/parts/profile.py escape for each format. Shares are compared, not
 seconds: two runs of the same program on different environments differ in length, and the question
 is where each spends its time (e.g. BLAS 62% → 18% after a fix)."""
 from __future__ import annotations
@@ -107,42 +108,19 @@ def headline(section: dict) -> str:
     return f"{runs[0]['label']} → {runs[-1]['label']}: " + "; ".join(parts)
 
 
+# The renderers live in the render layer (stackprof/render/parts/profile.py: comparison_markdown/html/terminal);
+# these names stay until stackprof/render/compare_*.py call those directly (requests.md, issue 12).
+
 def markdown(section: dict | None) -> str:
-    if not section:
-        return ""
-    from stackprof.render.escape import md_text
-    cols = columns(section)
-    lines = ["## Profiles compared", "", md_text(headline(section), 400), "",
-             "| " + " | ".join(md_text(c, 60) for c in cols) + " |",
-             "|---|" + "---:|" * (len(cols) - 1)]
-    for row in table_rows(section):
-        lines.append("| " + " | ".join(md_text(c, 80) for c in row) + " |")
-    lines += ["", f"_{md_text(section.get('basis', ''), 400)}_"]
-    lines += [f"- {md_text(n, 300)}" for n in section.get("notes") or []]
-    return "\n".join(lines) + "\n"
+    from stackprof.render.parts.profile import comparison_markdown
+    return comparison_markdown(section)
 
 
 def html(section: dict | None):
-    if not section:
-        return None
-    from markupsafe import Markup, escape
-
-    from stackprof.render.html import macros
-    m = macros()
-    notes = "".join(f"<li>{escape(n)}</li>" for n in section.get("notes") or [])
-    return (Markup(f"<p><b>{escape(headline(section))}</b></p>")
-            + m.data_table(columns(section), table_rows(section))
-            + Markup(f'<p class="muted">{escape(section.get("basis", ""))}</p>')
-            + (Markup(f"<ul>{notes}</ul>") if notes else Markup("")))
+    from stackprof.render.parts.profile import comparison_html
+    return comparison_html(section)
 
 
 def terminal(section: dict | None) -> str:
-    if not section:
-        return ""
-    from stackprof.render.escape import one_line
-    cols = columns(section)
-    out = ["Profiles compared: " + one_line(headline(section), 200)]
-    out.append("  " + " | ".join(one_line(c, 28) for c in cols))
-    for row in table_rows(section):
-        out.append("  " + " | ".join(one_line(c, 44) for c in row))
-    return "\n".join(out) + "\n"
+    from stackprof.render.parts.profile import comparison_terminal
+    return comparison_terminal(section)

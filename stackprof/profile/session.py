@@ -101,23 +101,6 @@ def add_findings(run: Run) -> None:
     run.findings = rank(found)
 
 
-def profile_run(run: Run, command: list[str], say=None) -> Recording | None:
-    """`stackprof run --profile`: after the diagnosis, record the program with the default options and
-    put the profile and its findings into the same Run (P1 then reads the verified A/B ratios)."""
-    from stackprof.pipeline import run_stage
-    from stackprof.errors import StackprofError
-    say = say or (lambda message: None)
-    say(f"profiling {' '.join(command)}")
-    try:
-        rec = record(Options(), command=command, say=say)
-    except StackprofError as exc:       # the diagnosis is kept; the profile's failure is in errors[]
-        run.add_error("profile", "py-spy", str(exc))
-        return None
-    run_stage(run, "profile", attach, run, rec)
-    run_stage(run, "analyze_profile", add_findings, run)
-    return rec
-
-
 def exit_code(rec: Recording) -> int:
     """What `stackprof profile` returns: the program's own status (128+N when killed by signal N)."""
     status = rec.exit_status

@@ -4,7 +4,10 @@ from __future__ import annotations
 import re
 
 from stackprof.model import Run
-from stackprof.profile.compare import compare_profiles, html, markdown, terminal
+from stackprof.profile.compare import compare_profiles
+from stackprof.render.parts.profile import comparison_html as html
+from stackprof.render.parts.profile import comparison_markdown as markdown
+from stackprof.render.parts.profile import comparison_terminal as terminal
 
 from . import builders as b
 

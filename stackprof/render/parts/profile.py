@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
+from stackprof.profile import compare
 from stackprof.render import fmt
 from stackprof.render.escape import json_for_script, md_code, md_text, one_line, plotly_text
 
@@ -394,4 +395,43 @@ def terminal(run, width: int = 100) -> str:
         out.append("  BLAS: " + one_line(blas_text(blas), width - 8))
     for w in prof.get("warnings") or []:
         out.append("  ! " + one_line(w, width - 4))
+    return "\n".join(out) + "\n"
+
+
+# ---- the comparison of profiled Runs (stackprof/profile/compare.py computes it) ----------------------
+
+def comparison_markdown(section: dict | None) -> str:
+    if not section:
+        return ""
+    cols = compare.columns(section)
+    lines = ["## Profiles compared", "", md_text(compare.headline(section), 400), "",
+             "| " + " | ".join(md_text(c, 60) for c in cols) + " |",
+             "|---|" + "---:|" * (len(cols) - 1)]
+    for row in compare.table_rows(section):
+        lines.append("| " + " | ".join(md_text(c, 80) for c in row) + " |")
+    lines += ["", f"_{md_text(section.get('basis', ''), 400)}_"]
+    lines += [f"- {md_text(n, 300)}" for n in section.get("notes") or []]
+    return "\n".join(lines) + "\n"
+
+
+def comparison_html(section: dict | None):
+    if not section:
+        return None
+    from stackprof.render.html import macros
+    m = macros()
+    notes = "".join(f"<li>{escape(n)}</li>" for n in section.get("notes") or [])
+    return (Markup(f"<p><b>{escape(compare.headline(section))}</b></p>")
+            + m.data_table(compare.columns(section), compare.table_rows(section))
+            + Markup(f'<p class="muted">{escape(section.get("basis", ""))}</p>')
+            + (Markup(f"<ul>{notes}</ul>") if notes else Markup("")))
+
+
+def comparison_terminal(section: dict | None) -> str:
+    if not section:
+        return ""
+    cols = compare.columns(section)
+    out = ["Profiles compared: " + one_line(compare.headline(section), 200)]
+    out.append("  " + " | ".join(one_line(c, 28) for c in cols))
+    for row in compare.table_rows(section):
+        out.append("  " + " | ".join(one_line(c, 44) for c in row))
     return "\n".join(out) + "\n"

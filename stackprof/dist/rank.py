@@ -208,7 +208,8 @@ class Rank(object):
         coll = probe_loader.load("bench.collectives")
         folder.phase("joining", "%s, rendezvous %s" % (backend, ident.get("master") or "local"))
         try:
-            world = coll.join(torch, dist, backend, args.timeout, device)
+            with _native_stderr_into(os.path.join(folder.path, "join.log")):
+                world = coll.join(torch, dist, backend, args.timeout, device)
         except Exception as exc:
             raise UsageError("could not join the process group at %s within %g s (%s)" % (
                 os.environ.get("MASTER_ADDR", "?") + ":" + os.environ.get("MASTER_PORT", "?"), args.timeout,
@@ -392,6 +393,27 @@ class Rank(object):
             return
         say("merging: %s" % command)
         subprocess.call([sys.executable, "-m", "stackprof", "dist", "--merge", self.args.output])
+
+
+class _native_stderr_into(object):
+    """c10d's C++ code logs connection retries and stack frames straight to fd 2: while joining, that
+    goes to the rank folder (join.log), so that a rendezvous that cannot be reached is one line."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        sys.stderr.flush()
+        self.saved = os.dup(2)
+        self.file = open(self.path, "w")
+        os.dup2(self.file.fileno(), 2)
+
+    def __exit__(self, *exc):
+        sys.stderr.flush()
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+        self.file.close()
+        return False
 
 
 def _host_installed():

@@ -65,7 +65,7 @@ class Recording:
     interrupted: bool = False              # Ctrl-C
     stopped_after_duration: bool = False   # --duration ended it (a launched program still running is stopped)
     too_short: bool = False                # the launched program ended before py-spy's first sample
-    pyspy: dict = field(default_factory=dict)
+    pyspy: dict = field(default_factory=dict)     # path, version, args, what py-spy said, rusage
     threads: ThreadCpu | None = None
     notes: list = field(default_factory=list)
     errors: list = field(default_factory=list)
@@ -168,11 +168,13 @@ class Recorder:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="stackprof-profile-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         supported, why = native_support()
-        self.native = supported if opts.native is None else (opts.native and supported)
-        self.native_note = "" if self.native else (why if opts.native is not False or not supported
-                                                   else "--no-native: Python frames only")
-        if opts.native and not supported:
-            self.native_note = f"--native asked, but {why}: Python frames only"
+        self.native = supported and opts.native is not False
+        if opts.native is False:
+            self.native_note = "--no-native or --nonblocking: Python frames only"
+        elif not supported:
+            self.native_note = f"{'--native asked, but ' if opts.native else ''}{why}: Python frames only"
+        else:
+            self.native_note = ""
 
     # ---- entry points -------------------------------------------------------------------------
     def launch(self, command: list[str]) -> Recording:

@@ -79,12 +79,10 @@ def _boot_ticks_now(ticks_per_s: int) -> float:
 class ThreadSampler:
     """``start()`` before the recording, ``stop()`` after it: returns a ThreadCpu."""
 
-    def __init__(self, root_pid: int, *, descendants: bool = True, poll_s: float = POLL_S,
-                 exclude: set[int] | None = None):
+    def __init__(self, root_pid: int, *, descendants: bool = True, poll_s: float = POLL_S):
         self.root_pid = root_pid
         self.descendants = descendants
         self.poll_s = poll_s
-        self.exclude = set(exclude or ())         # e.g. py-spy itself
         try:
             self.ticks_per_s = os.sysconf("SC_CLK_TCK")
         except (AttributeError, ValueError, OSError):
@@ -117,8 +115,7 @@ class ThreadSampler:
         window = time.monotonic() - self._t0
         if not self.available:
             return ThreadCpu(False, "no /proc/<pid>/task on this system (not Linux)", self.ticks_per_s, window)
-        if self.available:
-            self.poll()
+        self.poll()
         return ThreadCpu(True, "", self.ticks_per_s, window, dict(self._threads), dict(self._processes))
 
     # ---- one poll -------------------------------------------------------------------------------
@@ -140,7 +137,7 @@ class ThreadSampler:
         while changed:
             changed = False
             for pid, ppid in parents.items():
-                if ppid in wanted and pid not in wanted and pid not in self.exclude:
+                if ppid in wanted and pid not in wanted:
                     wanted.add(pid)
                     changed = True
         return sorted(wanted)

@@ -49,6 +49,8 @@ ITEMSIZE = {"fp32": 4, "fp64": 8, "bf16": 2, "fp16": 2}
 METHOD = {"name": "stackprof.collectives", "version": "1",
           "timing": "host barrier, calls per block, device sync; slowest rank per block"}
 MIN_REPS = 5
+MIN_BLOCK_S = 0.005            # several calls per block, as nccl-tests times 20: one call is scheduling noise
+ESTIMATE_CALLS = 3
 MAX_REPS = 200
 WARMUP_SHARE = 0.2
 MAX_WARMUP_CALLS = 200
@@ -183,17 +185,20 @@ class LockstepTimer(object):
     def _blocks(self, world, refill, fn):
         sustain = world.max(getattr(harness, "sustained_block_s", lambda: None)() or 0.0)   # any rank under a quota
         self.sustained_s = sustain or None
-        min_block = max(harness.MIN_BLOCK_S, sustain)
+        min_block = max(MIN_BLOCK_S, sustain)
         world.barrier()                                 # every rank has arrived
         start = time.perf_counter()
         refill()
         world.sync()
         world.barrier()
         overhead = time.perf_counter() - start          # what each block costs besides its calls
-        start = time.perf_counter()
-        fn()
-        world.sync()
-        per_call, overhead = world.max(time.perf_counter() - start), world.max(overhead)
+        times = []
+        for _ in range(ESTIMATE_CALLS):                 # the median of a few: one call can be a stall
+            start = time.perf_counter()
+            fn()
+            world.sync()
+            times.append(time.perf_counter() - start)
+        per_call, overhead = world.max(_median(times)), world.max(overhead)
         per_call = max(per_call, 1e-7)
         inner = max(1, min(self.calls_cap, int(math.ceil(min_block / per_call))))
         warm = max(1, min(MAX_WARMUP_CALLS, int(math.ceil(max(self.budget_s * WARMUP_SHARE, sustain) / per_call))))
@@ -218,7 +223,7 @@ class LockstepTimer(object):
             world.sync()
             local.append((time.perf_counter() - start) / inner)
         self.per_rank = world.all_floats(local)
-        self.inner, self.reps, self.warmup_calls = inner, reps, warm + 1
+        self.inner, self.reps, self.warmup_calls = inner, reps, warm + ESTIMATE_CALLS
         return [max(column) for column in zip(*self.per_rank)]
 
 

@@ -101,8 +101,40 @@ def diagnose(run: Run, target, *, verify_budget_s: float | None, echo) -> None:
     run_stage(run, "dist", finish, run)
     run_stage(run, "analyze", analyze.analyze, run)
     if target is not None and verify_budget_s:
+        held = _hold_single_process_experiments(run)
         run_stage(run, "verify", verify.verify, target, run, verify_budget_s, progress=echo)
+        _restore(run, held)
         run_stage(run, "rescore", bench.finish, run)
+
+
+SINGLE_PROCESS_NOTE = ("not re-measured here: the benchmarks ran inside torchrun's ranks (torchrun sets variables "
+                       "such as OMP_NUM_THREADS, and ranks shared the machine), which a single re-run cannot "
+                       "reproduce; prove it with `stackprof run --python <the environment's python>`")
+
+
+def _hold_single_process_experiments(run: Run) -> dict:
+    """verify re-runs an experiment's records as their tasks say: a collective re-launches its ranks
+    through torchrun (the rank's conditions reproduced), a per-device benchmark would run in a plain
+    process — not the patient a rank was. Those experiments are held back and say why."""
+    held = {}
+    for finding in run.findings:
+        exp = finding.get("experiment") if isinstance(finding, dict) else None
+        ids = exp.get("benchmarks") if isinstance(exp, dict) else None
+        if not ids:
+            continue
+        records = [run.benchmark(i) or {} for i in ids]
+        if not all(r.get("op") in merging.COLLECTIVE_OPS for r in records):
+            held[(finding.get("id"), finding.get("title"))] = exp
+            finding["experiment"] = None
+    return held
+
+
+def _restore(run: Run, held: dict) -> None:
+    for finding in run.findings:
+        key = (finding.get("id"), finding.get("title"))
+        if key in held:
+            finding["experiment"] = held[key]
+            finding.setdefault("verification", {"status": "skipped", "note": SINGLE_PROCESS_NOTE})
 
 
 def outcome(run: Run) -> tuple[int, list[str]]:

@@ -302,3 +302,18 @@ def test_cpu_lists_become_ranges():
     from stackprof.dist.merge import cpu_ranges
     assert cpu_ranges([0, 1, 2, 3, 8]) == "0-3,8" and cpu_ranges([5]) == "5" and cpu_ranges([0, 2, 3]) == "0,2-3"
     assert cpu_ranges(None) is None
+
+
+def test_verify_in_a_dist_run_leaves_single_process_experiments_alone():
+    """A per-device benchmark ran inside a torchrun rank; verify would re-run it in a plain process."""
+    from stackprof.dist import flow
+    from stackprof.model import Run
+    run = Run(benchmarks=[{"id": "gemm/x", "op": "gemm"}, {"id": "all_reduce/x", "op": "all_reduce"}],
+              findings=[{"id": "B3", "title": "t", "experiment": {"env": {"OMP_NUM_THREADS": None}, "benchmarks": ["gemm/x"]}},
+                        {"id": "F8", "title": "u", "experiment": {"env": {"NCCL_P2P_DISABLE": None},
+                                                                  "benchmarks": ["all_reduce/x"]}}])
+    held = flow._hold_single_process_experiments(run)
+    assert run.findings[0]["experiment"] is None and run.findings[1]["experiment"] is not None
+    flow._restore(run, held)
+    assert run.findings[0]["experiment"]["benchmarks"] == ["gemm/x"]
+    assert run.findings[0]["verification"]["status"] == "skipped" and "torchrun" in run.findings[0]["verification"]["note"]

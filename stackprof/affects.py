@@ -35,6 +35,7 @@ class Affects:
     dtypes: frozenset | None = None
     threaded_only: bool = False                 # only kernels that run on a thread pool
     size_matters: bool = False                  # the effect needs a case large enough (threads, memory)
+    largest: bool = False                       # the effect shows only at the largest size (bandwidth)
     also: Callable[[dict], bool] | None = None  # a further condition on the record
 
     def matches(self, record: dict) -> bool:
@@ -85,7 +86,8 @@ AFFECTS: dict[str, Affects] = {
                   "or memory-bound copies", frozenset({"exp", "softmax", "layer_norm"}), frameworks=frozenset({"torch"})),
     "D2": Affects("TensorFlow's oneDNN kernels: convolutions and bf16 GEMM, not fp32 GEMM", GEMM | CONV,
                   frameworks=frozenset({"tensorflow"}), also=_not_fp32_gemm),
-    "F8": Affects("collective operations", COLLECTIVES, device="any"),
+    # NCCL's transport choice (P2P, SHM, IB) shows at large messages: the largest that ran, not the cheapest
+    "F8": Affects("collective operations at large messages", COLLECTIVES, device="any", largest=True),
     "F10": Affects("GEMM and convolution through oneDNN on Arm", GEMM | CONV),
     "I1": Affects("everything the shadowed package runs", device="any"),
 }
@@ -105,7 +107,8 @@ def choose(cause: str, candidates: list[dict], limit: int = 3) -> tuple[list[str
     by_framework: dict = {}
     for record in affected:
         by_framework.setdefault(record.get("framework"), []).append(record)
-    chosen = [_cheapest(records, row.size_matters) for records in by_framework.values()]
+    chosen = [_largest(records) if row.largest else _cheapest(records, row.size_matters)
+              for records in by_framework.values()]
     return [r["id"] for r in chosen[:limit]], None
 
 
@@ -119,6 +122,13 @@ def _cheapest(records: list[dict], size_matters: bool) -> dict:
         big = [r for r in ranked if per_call(r) >= MIN_PARALLEL_S and per_call(r) != float("inf")]
         return big[0] if big else ranked[-1]
     return ranked[0]
+
+
+def _largest(records: list[dict]) -> dict:
+    def work(record: dict) -> float:
+        w = record.get("work") if isinstance(record.get("work"), dict) else {}
+        return float(w.get("bytes") or w.get("flops") or 0.0)
+    return max(records, key=work)
 
 
 def affected_causes(record: dict) -> list[str]:

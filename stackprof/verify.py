@@ -38,6 +38,9 @@ ROUNDS = 2                 # A B, B A
 EXTRA_ROUNDS = 2           # added once when the result is too unclear to decide (plan permitting)
 MIN_VERDICTS = 6           # experiments that run even beyond the budget (most valuable first)
 START_COST_S = 0.3         # interpreter + agent start when not measured
+# Probes that launch processes of their own for every run: collectives start torch.distributed.run and
+# its ranks, each importing torch (4–5 s measured on 2 cores, issue 13's engineer).
+RELAUNCH_S = {"bench.collectives": 5.0}
 DEFAULT_IMPORT_S = 0.3     # a framework import when the probe did not time it
 STATUS = {"faster": "confirmed", "slower": "worse", "same": "no_effect", "unclear": "inconclusive"}
 
@@ -164,7 +167,8 @@ def estimate_cost(run: Run, records: list[dict], warm: set = frozenset(), rounds
             budget = args.get("budget_s") if isinstance(args.get("budget_s"), (int, float)) else 0.5
             case = 1.5 * budget + 2 * max(record.get("samples_s") or [0.0])
         warmup = args.get("device_warmup_s") if isinstance(args.get("device_warmup_s"), (int, float)) else 0.0
-        cost += 2 * rounds * case + 2 * warmup
+        relaunch = RELAUNCH_S.get(((record.get("task") or {}).get("probe") if isinstance(record.get("task"), dict) else None), 0.0)
+        cost += 2 * rounds * (case + relaunch) + 2 * warmup
     return cost
 
 

@@ -87,9 +87,7 @@ def command(pid, rate, duration, native, subprocesses, idle, blocking, python, n
         interrupted = True
         paths = {}
     from stackprof.render import render
-    from stackprof.render.parts import profile as profile_part
-    click.echo(render(run, "terminal"), nl=False)
-    click.echo(profile_part.terminal(run), nl=False)
+    click.echo(render(run, "terminal"), nl=False)       # the profile's block comes with the parts
     for name, path in paths.items():
         click.echo(f"wrote {path}")
     sys.stdout.flush()

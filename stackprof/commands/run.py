@@ -67,7 +67,6 @@ def command(mode, pythons, labels, outdir, budget, no_verify, only, device, no_r
     recording = None
     if profile and not interrupted:               # probe + bench + diagnose first, then the workload
         from stackprof.commands.profile import profile_run
-        from stackprof.profile import session
         recording = profile_run(run, list(program), echo)
         interrupted = bool(recording and recording.interrupted)
     run = finalize(run, redact=redact)
@@ -77,10 +76,7 @@ def command(mode, pythons, labels, outdir, budget, no_verify, only, device, no_r
         raw = session.keep_raw(recording, Path(outdir), redact)
         paths.update({"raw": raw} if raw else {})
     from stackprof.render import render
-    click.echo(render(run, "terminal"), nl=False)
-    if recording is not None:
-        from stackprof.render.parts import profile as profile_part
-        click.echo(profile_part.terminal(run), nl=False)
+    click.echo(render(run, "terminal"), nl=False)       # the profile's block comes with the parts
     click.echo("")
     for fmt in ("html", "md", "json", "raw"):
         if fmt in paths:

@@ -106,21 +106,3 @@ def headline(section: dict) -> str:
         if r:
             parts.append(f"{n['label']} {_pct(r['main'][0])} → {_pct(r['main'][-1])}")
     return f"{runs[0]['label']} → {runs[-1]['label']}: " + "; ".join(parts)
-
-
-# The renderers live in the render layer (stackprof/render/parts/profile.py: comparison_markdown/html/terminal);
-# these names stay until stackprof/render/compare_*.py call those directly (requests.md, issue 12).
-
-def markdown(section: dict | None) -> str:
-    from stackprof.render.parts.profile import comparison_markdown
-    return comparison_markdown(section)
-
-
-def html(section: dict | None):
-    from stackprof.render.parts.profile import comparison_html
-    return comparison_html(section)
-
-
-def terminal(section: dict | None) -> str:
-    from stackprof.render.parts.profile import comparison_terminal
-    return comparison_terminal(section)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stackprof.profile import compare as profile_compare
+from stackprof.render.parts import profile as profile_parts
 from stackprof.compare.text import basis_text
 from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, bundle_text, change_text,
                                     collapse_groups, counts_text, excerpts, interval_text, short_path,
@@ -37,7 +37,7 @@ def render(comparison: dict) -> str:
         "compare.html.j2", title="stackprof comparison — " + " vs ".join(r["label"] for r in runs),
         figures=figures, embedded={EMBED_ID: comparison}, c=comparison, runs=runs, letters=letters,
         pairs=[_pair_view(p, runs) for p in comparison["pairs"]], env=_env_view(comparison, letters),
-        verdict_text=VERDICT_TEXT, verdict_mark=VERDICT_MARK, profile=profile_compare.html(comparison.get("profile")))
+        verdict_text=VERDICT_TEXT, verdict_mark=VERDICT_MARK, profile=profile_parts.comparison_html(comparison.get("profile")))
 
 
 def _pair_view(pair: dict, runs: list[dict]) -> dict:

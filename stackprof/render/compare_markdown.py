@@ -3,7 +3,7 @@ verdict per benchmark with its explanation, the environment diff. Every value fr
 through escape.md_code / md_text, so nothing in it is interpreted as markup, a link or a mention."""
 from __future__ import annotations
 
-from stackprof.profile import compare as profile_compare
+from stackprof.render.parts import profile as profile_parts
 from stackprof.compare.text import basis_text
 from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, bundle_text, change_text,
                                     collapse_groups, counts_text, excerpts, facts_differ, interval_text,
@@ -45,7 +45,7 @@ def _render(comparison: dict, compact: bool) -> str:
     for pair in comparison["pairs"]:
         out += _what_changed(pair, runs)
     out += _benchmarks(comparison, compact)
-    profile = profile_compare.markdown(comparison.get("profile"))
+    profile = profile_parts.comparison_markdown(comparison.get("profile"))
     if profile:
         out += [profile, ""]
     out += _environment(comparison, compact)

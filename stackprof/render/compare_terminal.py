@@ -1,7 +1,7 @@
 """Terminal summary of a Comparison: what differs, the verdict per benchmark and its explanation."""
 from __future__ import annotations
 
-from stackprof.profile import compare as profile_compare
+from stackprof.render.parts import profile as profile_parts
 from stackprof.compare.text import basis_text
 from stackprof.compare.text import (VERDICT_MARK, VERDICT_TEXT, absent_text, bundle_text, change_text,
                                     collapse_groups, counts_text, excerpts, fact_change, facts_differ,
@@ -25,7 +25,7 @@ def render(comparison: dict) -> str:
                  f"{method['text']})")
     for pair in comparison["pairs"]:
         lines += _pair(pair, runs)
-    profile = profile_compare.terminal(comparison.get("profile"))
+    profile = profile_parts.comparison_terminal(comparison.get("profile"))
     if profile:
         lines += ["", profile.rstrip("\n")]
     return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ import os
 import sys
 import textwrap
 
-from stackprof.render import fmt, summary
+from stackprof.render import fmt, parts, summary
 from stackprof.render.escape import one_line
 
 TOP_FINDINGS = 5
@@ -79,6 +79,11 @@ def render(run, color: bool | None = None) -> str:
         if note:
             out += _wrapped("", clean(note, 400), lambda s: style(s, dim=True))
         out.append("")
+
+    for part in parts.modules():               # optional sections that have a terminal form (profile, ranks…)
+        text = part.terminal(run) if hasattr(part, "terminal") else ""
+        if text:
+            out += [text.rstrip("\n"), ""]
 
     if run.errors:
         out.append(style(f"Errors ({len(run.errors)})", bold=True, fg="red"))

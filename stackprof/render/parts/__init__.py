@@ -7,6 +7,8 @@ A part module exposes:
                                                           macros().chart(fig); they are only inlined
                                                           for plotly, not drawn again under Charts)
     markdown(run) -> str | None                          (a Markdown block, already escaped with render.fmt's md_*)
+    terminal(run) -> str                                 (optional: a plain-text block for the terminal summary;
+                                                          "" when absent)
 Each returns None when the Run has nothing for it, so a plain Run renders exactly as before.
 """
 from __future__ import annotations

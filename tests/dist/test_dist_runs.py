@@ -192,7 +192,7 @@ def test_two_nodes_node_1_with_one_thread_is_named_with_that_fact(venv_torch, tm
 
 def test_a_rank_under_a_cpu_quota_is_the_straggler_with_evidence(venv_torch, tmp_path, stackprof_cli):
     out = tmp_path / "quota"
-    with Slowdown(0.25) as slow:
+    with Slowdown(0.4) as slow:
         codes, logs = run_two_nodes(venv_torch, out, node1_wrap=slow.wrap, args=("--ops", "all_reduce",
                                                                                 "--sizes", "64K"))
         evidence = slow.evidence

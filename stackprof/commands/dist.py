@@ -101,8 +101,6 @@ def command(nproc, python, mode, outdir, merge_dir, timeout, ops, sizes, device,
     from stackprof.render import render
     click.echo(render(run, "terminal"), nl=False)
     click.echo("")
-    for line in flow.summary_lines(run):
-        click.echo(f"dist: {line}")
     status, lines = flow.outcome(run)
     for line in lines:
         echo(line)

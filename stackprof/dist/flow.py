@@ -137,30 +137,6 @@ def _restore(run: Run, held: dict) -> None:
             finding.setdefault("verification", {"status": "skipped", "note": SINGLE_PROCESS_NOTE})
 
 
-def summary_lines(run: Run) -> list[str]:
-    """A few lines for the terminal: the ranks, the stragglers, each collective at its largest size, the what-if."""
-    dist = run.dist or {}
-    rows = dist.get("ranks") or []
-    done = sum(1 for r in rows if r.get("state") == "done")
-    lines = [f"{dist.get('world_size')} rank(s) on {dist.get('nnodes')} node(s), {dist.get('backend')} on "
-             f"{dist.get('device_type')}: {done} finished"]
-    named = [f["title"] for f in run.findings if f.get("id") == "G1"]
-    lines.append("stragglers: " + ("; ".join(named) if named else "none named"))
-    largest: dict = {}
-    for c in dist.get("collectives") or []:
-        if c.get("status") == "ok" and (c.get("bytes") or 0) >= (largest.get(c["op"], {}).get("bytes") or 0):
-            largest[c["op"]] = c
-    if largest:
-        lines.append("collectives at their largest size: " + "; ".join(
-            f"{op} {c['bytes'] / 2 ** 20:g} MiB busbw {c['busbw_gbps']:.3g} GB/s" for op, c in largest.items()))
-    what = dist.get("what_if") or {}
-    for row in what.get("rows") or []:
-        if row.get("bound"):
-            lines.append(f"what-if: {row['part']}: {row['comm_s']:.3g} s communication vs {row['compute_s']:.3g} s "
-                         f"compute per {row['per']} -> {row['bound']}-bound")
-    return lines
-
-
 def outcome(run: Run) -> tuple[int, list[str]]:
     """Exit status and one line per rank that did not finish."""
     lines = []

@@ -317,6 +317,39 @@ def figures(run) -> list:
                    + (_dict(dist.get("link_peak")).get("text") or ""), _spec(fig))]
 
 
+# ---- terminal ---------------------------------------------------------------------------------------
+
+def terminal(run, width: int = 100) -> str:
+    """The ranks, the stragglers, each collective at its largest size, the what-if verdicts."""
+    dist = _d(run)
+    if not dist:
+        return ""
+    rows = _list(dist.get("ranks"))
+    done = sum(1 for r in rows if r.get("state") == "done")
+    out = [f"Distributed run: {fmt.fact(dist.get('world_size'))} rank(s) on {fmt.fact(dist.get('nnodes'))} node(s), "
+           f"{dist.get('backend')} on {dist.get('device_type')}: {done} finished"]
+    for r in rows:
+        if r.get("state") != "done":
+            out.append("  " + one_line(f"rank {r.get('rank')} (node {r.get('node')}): {r.get('state')}"
+                                       + (f" — {r['error']}" if r.get("error") else ""), width - 2))
+    named = [str(f.get("title")) for f in run.findings if isinstance(f, dict) and f.get("id") == "G1"]
+    out.append("  stragglers: " + ("; ".join(one_line(n, width) for n in named) if named else "none named"))
+    largest: dict = {}
+    for c in _list(dist.get("collectives")):
+        if c.get("status") == "ok" and fmt.is_num(c.get("busbw_gbps")) and \
+                (c.get("bytes") or 0) >= (largest.get(c.get("op"), {}).get("bytes") or 0):
+            largest[c.get("op")] = c
+    for op, c in largest.items():
+        out.append(f"  {op:15s} {fmt.nbytes(c.get('bytes')):>10s}  busbw {fmt.num(c.get('busbw_gbps'))} GB/s, "
+                   f"algbw {fmt.num(c.get('algbw_gbps'))} GB/s")
+    for r in _list(_dict(dist.get("what_if")).get("rows")):
+        if r.get("bound"):
+            out.append("  " + one_line(f"what-if {r.get('part')}: {fmt.seconds(r.get('comm_s'))} communication vs "
+                                       f"{fmt.seconds(r.get('compute_s'))} compute per {r.get('per')} -> "
+                                       f"{r.get('bound')}-bound", 2 * width))
+    return "\n".join(out)
+
+
 # ---- Markdown ---------------------------------------------------------------------------------------
 
 def _table(header: list[str], rows: list[list[str]]) -> str:

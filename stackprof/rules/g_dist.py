@@ -88,6 +88,10 @@ def _placement(dist: dict, ranks: list) -> list[dict]:
             out.append({"fact": f"dist.ranks[{mine[0].get('rank')}].{key}", "value": mine[0].get(key),
                         "peers": sorted(others)})
     for r in mine:
+        gpu_node, cpu_nodes = _dict(r.get("gpu")).get("numa_node"), r.get("numa_nodes")
+        if gpu_node is not None and isinstance(cpu_nodes, list) and cpu_nodes and gpu_node not in cpu_nodes:
+            out.append({"fact": f"dist.ranks[{r.get('rank')}].gpu.numa_node", "value": gpu_node,
+                        "cpu_numa_nodes": cpu_nodes, "note": "the GPU hangs off another NUMA node than the rank's CPUs"})
         state = _dict(r.get("gpu_state"))
         if state.get("throttle_reasons"):
             out.append({"fact": f"dist.ranks[{r.get('rank')}].gpu_state.throttle_reasons",

@@ -317,3 +317,25 @@ def test_verify_in_a_dist_run_leaves_single_process_experiments_alone():
     flow._restore(run, held)
     assert run.findings[0]["experiment"]["benchmarks"] == ["gemm/x"]
     assert run.findings[0]["verification"]["status"] == "skipped" and "torchrun" in run.findings[0]["verification"]["note"]
+
+
+def test_g1_evidence_names_placement_that_differs():
+    """A GPU rank flagged by the two-rank test: its GPU on another NUMA node than its CPUs, a throttle
+    reason and a narrower PCIe link are evidence (GPU-shaped rows: selection only, no GPU here)."""
+    from stackprof.model import Run
+    from stackprof.rules import RULES
+    from stackprof.rules.facts import Facts
+    dist = {"nnodes": 1, "world_size": 2, "ranks": [
+        {"rank": 0, "node": 0, "device": "cuda:0", "cpu_count": 8, "numa_nodes": [0], "gpu": {"numa_node": 0}},
+        {"rank": 1, "node": 0, "device": "cuda:1", "cpu_count": 8, "numa_nodes": [0],
+         "gpu": {"numa_node": 1, "pcie": {"gen": 4, "width": 8, "gen_max": 4, "width_max": 16}},
+         "gpu_state": {"throttle_reasons": ["hw_slowdown"], "sm_mhz_min": 1100, "sm_max_mhz": 1980}}],
+        "stragglers": {"flagged": [{"benchmark": "gemm/torch/cuda:1/bf16/4096x4096x4096", "kind": "kernel throughput",
+                                    "unit": "rank", "who": 1, "ranks": [1], "value": 400.0, "peers_value": 700.0,
+                                    "ratio": 1.75, "test": "judge", "straggler": True, "peers": [0]}]},
+        "env_diff": {"differing": []}}
+    finding = RULES["G1"].check(Facts(Run(dist=dist)))
+    facts = {e.get("fact") for e in finding.evidence}
+    assert {"dist.ranks[1].gpu.numa_node", "dist.ranks[1].gpu_state.throttle_reasons",
+            "dist.ranks[1].gpu.pcie"} <= facts
+    assert finding.kind == "defect" and finding.severity == "high"

@@ -26,16 +26,18 @@ def _run(tmp_path, python, *args, **env):
 def test_dry_run_writes_the_committable_outputs_without_plotly(venv_torch, tmp_path):
     result, out = _run(tmp_path, venv_torch, "--dry-run")
     assert result.returncode == 0, result.stderr[-2000:]
-    names = sorted(p.name for p in out.iterdir())
+    names = sorted(p.name for p in out.iterdir() if p.is_file())
     assert names == ["gpu_suite.log", "report.md", "run.json", "summary.txt"]     # the venv has no plotly
+    assert sorted(p.name for p in (out / "dist").iterdir()) == ["report.md", "run.json"]   # the single-GPU dist path
     run = json.loads((out / "run.json").read_text())
     assert run["options"]["dry_run"] is True and run["environment"]["torch"]["installed"] is True
     summary = (out / "summary.txt").read_text()
     assert re.search(r"\d+ cases in \d+ groups, about \d+ s planned \(mode default, cuda:0\)", summary)
     assert "stackprof report run.json --format html" in summary
     home = re.compile(r"(?<![\w.-])" + re.escape(str(Path.home())) + r"(?=/|\b)")   # not /opt/x/root/usr
-    for path in out.iterdir():
-        assert not home.search(path.read_text()), f"{path.name} leaks the home directory"
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert not home.search(path.read_text()), f"{path.name} leaks the home directory"
 
 
 def test_no_torch_fails_with_one_line_and_still_leaves_the_log(venv_bare, tmp_path):

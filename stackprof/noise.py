@@ -22,6 +22,16 @@ from statistics import median
 KEY_FAMILIES = (("gemm",), ("stream_triad", "stream_copy", "stream_add", "stream_scale"),
                 ("softmax", "exp", "layer_norm", "sum"))
 MAX_REPEATS = 3
+# Drift is told apart by what limits a kernel: compute-bound work and memory-bound work drift differently
+# on a shared machine (a neighbour's memory traffic moves STREAM by ±30% while GEMM holds).
+FAMILY_OPS = {"compute": {"gemm", "conv2d", "sdpa", "mlp"},
+              "memory": {"stream_copy", "stream_scale", "stream_add", "stream_triad", "softmax", "layer_norm",
+                         "sum", "exp"}}
+REFERENCE_FAMILY = {"python_loop_s": "compute", "copy_64mib_s": "memory"}
+
+
+def family(op: str | None) -> str | None:
+    return next((name for name, ops in FAMILY_OPS.items() if op in ops), None)
 METHOD = ("repeats: key cases measured again at the end of the benchmark stage (first vs again); reference: a "
           "fixed pure-Python loop and a 64 MiB copy run by stackprof's own interpreter before and after the "
           "benchmarks; drift = the largest |ratio − 1| of both")
@@ -86,8 +96,8 @@ def measure_repeats(target, records: list[dict]) -> list[dict]:
         for record, m in zip(mine, again):
             first = (record.get("stats") or {}).get("median_s")
             if m.ok and first:
-                out.append({"id": record["id"], "first_median_s": first, "again_median_s": m.median_s,
-                            "ratio": round(m.median_s / first, 4)})
+                out.append({"id": record["id"], "family": family(record.get("op")), "first_median_s": first,
+                            "again_median_s": m.median_s, "ratio": round(m.median_s / first, 4)})
     return out
 
 
@@ -96,9 +106,25 @@ def summarize(reference_start: dict | None, reference_end: dict | None, repeats:
     reference_ratios = {k: round(reference_end[k] / reference_start[k], 4) for k in reference_start or {}
                         if reference_end and reference_end.get(k) and reference_start.get(k)}
     spread = [abs(r - 1) for r in ratios + list(reference_ratios.values())]
+    by_family: dict[str, float] = {}
+    for name in FAMILY_OPS:
+        values = [abs(r["ratio"] - 1) for r in repeats if r.get("ratio") and r.get("family") == name]
+        values += [abs(v - 1) for k, v in reference_ratios.items() if REFERENCE_FAMILY.get(k) == name]
+        if values:
+            by_family[name] = round(max(values), 4)
     return {"method": METHOD, "reference": {"start": reference_start, "end": reference_end,
                                             "ratio": reference_ratios or None},
-            "repeats": repeats, "drift": round(max(spread), 4) if spread else None}
+            "repeats": repeats, "drift": round(max(spread), 4) if spread else None,
+            "drift_by_family": by_family or None}
+
+
+def drift_for(noise: dict | None, op: str | None) -> float | None:
+    """The drift that applies to a benchmark of this operation: its family's, else the run's largest."""
+    if not isinstance(noise, dict):
+        return None
+    fam = family(op)
+    by_family = noise.get("drift_by_family") or {}
+    return by_family.get(fam) if fam in by_family else noise.get("drift")
 
 
 class Floor:

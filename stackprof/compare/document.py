@@ -55,12 +55,13 @@ def compare_runs(runs: list[Run]) -> dict:
         together = interleaved(runs[0], runs[i])
         basis = ("remeasured" if together and remeasured(runs[0]) else "interleaved") if together else "apart"
         threshold = apart_threshold(runs[0], runs[i], names) if measured and not together else None
-        benchmarks = compare_benchmarks(runs[0], runs[i], names, basis=basis, threshold=threshold)
+        per_op = (lambda op, a=runs[0], b=runs[i], n=names: apart_threshold(a, b, n, op)) if threshold else None
+        benchmarks = compare_benchmarks(runs[0], runs[i], names, basis=basis, threshold=per_op)
         attribute(benchmarks, env_diff, runs[0], runs[i], 0, i)
         if threshold:
             for bench in benchmarks:
                 if bench["verdict"] in ("faster", "slower"):
-                    bench["reason"] += (f"; measured at different times: beyond the ±{threshold['value']:.0%} "
+                    bench["reason"] += (f"; measured at different times: beyond the ±{bench['threshold']:.0%} "
                                         "these runs can drift")
         pairs.append({
             "a": 0, "b": i, "interleaved": together if measured else None, "basis": basis,

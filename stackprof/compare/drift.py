@@ -11,8 +11,11 @@ from __future__ import annotations
 from stackprof import judge, noise
 
 
-def apart_threshold(run_a, run_b, names: tuple[str, str] = ("A", "B")) -> dict:
-    drift_a, drift_b = ((run.noise or {}).get("drift") if isinstance(run.noise, dict) else None for run in (run_a, run_b))
+def apart_threshold(run_a, run_b, names: tuple[str, str] = ("A", "B"), op: str | None = None) -> dict:
+    """The threshold for one kind of operation (its family's drift: compute or memory), or, without
+    `op`, the largest over every family (the pair's summary)."""
+    drift_a, drift_b = (noise.drift_for(run.noise, op) if op else (run.noise or {}).get("drift")
+                        for run in (run_a, run_b))
     machine = noise.machine_change(run_a.noise, run_b.noise)
     parts = {"minimum effect": judge.MIN_EFFECT, f"drift within {names[0]}": drift_a,
              f"drift within {names[1]}": drift_b, "change of the machine reference between the runs": machine}

@@ -39,20 +39,21 @@ def method_text() -> dict:
 
 
 def compare_benchmarks(run_a, run_b, names: tuple[str, str] = ("A", "B"), basis: str = "interleaved",
-                       threshold: dict | None = None) -> list[dict]:
+                       threshold=None) -> list[dict]:
     """One entry per benchmark id in either run, in the order of run A then run B; ``names`` are
     how the reasons call the two sides. ``basis``: how the runs were measured (BASES); for runs
-    measured apart, ``threshold`` ({"value", "reason"}: compare/drift.py) is the smallest change called."""
+    measured apart, ``threshold(op)`` ({"value", "reason"}: compare/drift.py) is the smallest change called."""
     by_a = {b.get("id"): b for b in run_a.benchmarks if isinstance(b, dict) and b.get("id")}
     by_b = {b.get("id"): b for b in run_b.benchmarks if isinstance(b, dict) and b.get("id")}
     ids = list(by_a) + [i for i in by_b if i not in by_a]
     out = []
     for i in ids:
-        entry = compare_records(by_a.get(i), by_b.get(i), names,
-                                min_effect=(threshold or {}).get("value") or MIN_EFFECT)
+        ref = by_a.get(i) or by_b.get(i) or {}
+        limit = threshold(ref.get("op")) if threshold else None
+        entry = compare_records(by_a.get(i), by_b.get(i), names, min_effect=(limit or {}).get("value") or MIN_EFFECT)
         entry["basis"] = basis
-        if basis == "apart" and threshold:
-            entry = within_drift(entry, threshold)
+        if basis == "apart" and limit:
+            entry = within_drift(entry, limit)
         out.append(entry)
     return out
 

@@ -53,3 +53,20 @@ def test_the_machine_reference_raises_the_threshold_when_the_machine_changed():
 def test_runs_without_a_noise_measurement_say_so():
     doc = compare_runs([run(0.0100, None, 1), run(0.0101, None, 2)])
     assert "not measured" in doc["pairs"][0]["threshold"]["reason"]
+
+
+def test_each_kind_of_operation_is_held_to_its_own_drift():
+    def with_families(run_, compute, memory):
+        run_.noise = dict(run_.noise, drift=max(compute, memory),
+                          drift_by_family={"compute": compute, "memory": memory})
+        return run_
+    stream = dict(record(0.0100, 3, rid="stream_triad/numpy/cpu/fp64/n1"), op="stream_triad", unit="GB/s",
+                  work={"bytes": 1e8})
+    a = with_families(run(0.0100, 0.03, 1), 0.03, 0.30)
+    b = with_families(run(0.0112, 0.03, 2), 0.02, 0.25)
+    a.benchmarks.append(stream)
+    b.benchmarks.append(dict(stream, samples_s=samples(0.0112, seed=4)))
+    doc = compare_runs([a, b])
+    gemm, triad = doc["pairs"][0]["benchmarks"]
+    assert gemm["verdict"] == "slower" and gemm["threshold"] == 0.05          # GEMM drifted 3%: −11% is real
+    assert triad["verdict"] == "within_drift" and triad["threshold"] == 0.3   # memory drifted 30%

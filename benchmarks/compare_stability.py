@@ -63,13 +63,15 @@ def main() -> None:
                      default=0.0)
         print(f"  pair {n}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
               + f"  (largest IQR/median {spread:.1%})")
-    judged = sum(totals[v] for v in ("faster", "slower", "same", "noisy"))
+    judged = sum(totals[v] for v in ("faster", "slower", "same", "within_drift", "noisy"))
     fp = totals["faster"] + totals["slower"]
-    print(f"benchmark comparisons judged: {judged} (same {totals['same']}, noisy {totals['noisy']}, "
+    print(f"benchmark comparisons judged: {judged} (same {totals['same']}, within drift {totals['within_drift']}, "
+          f"noisy {totals['noisy']}, "
           f"faster {totals['faster']}, slower {totals['slower']}; not comparable/failed/skipped/missing: "
           f"{sum(totals.values()) - judged})")
+    missing = totals["missing"]
     print(f"false-positive rate (faster/slower on an unchanged environment): {fp}/{judged} = "
-          f"{(fp / judged if judged else 0):.1%}   goal: 0")
+          f"{(fp / judged if judged else 0):.1%}   goal: ≤ 2% apart, 0 interleaved; missing cases: {missing} (goal 0)")
     print(f"noisy rate: {totals['noisy']}/{judged} = {(totals['noisy'] / judged if judged else 0):.1%}")
     for n, bench_id, verdict, reason in false_positives:
         print(f"  false positive in pair {n}: {bench_id} {verdict}: {reason}")

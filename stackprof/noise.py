@@ -21,7 +21,8 @@ from statistics import median
 
 KEY_FAMILIES = (("gemm",), ("stream_triad", "stream_copy", "stream_add", "stream_scale"),
                 ("softmax", "exp", "layer_norm", "sum"), ("mlp", "dispatch"))
-MAX_REPEATS = 4
+MAX_REPEATS = 4             # one key case per family first …
+REPEAT_BUDGET_S = 6.0       # … then every other cheap CPU case, up to this much measuring time
 # Drift is told apart by what limits a kernel: compute-bound work and memory-bound work drift differently
 # on a shared machine (a neighbour's memory traffic moves STREAM by ±30% while GEMM holds).
 FAMILY_OPS = {"compute": {"gemm", "conv2d", "sdpa"},
@@ -71,17 +72,31 @@ def reference_workload(timeout_s: float = 60.0) -> dict | None:
     return {name: median(values) for name, values in samples.items() if values}
 
 
-def key_records(records: list[dict]) -> list[dict]:
-    """Up to MAX_REPEATS key cases that ran ok: per family, the cheapest, from different frameworks first."""
+def key_records(records: list[dict], budget_s: float = REPEAT_BUDGET_S) -> list[dict]:
+    """The cases measured again: per family the cheapest (different frameworks first), then the other
+    ok CPU cases, cheapest first, while their recorded measuring time fits the budget — so that most
+    cases carry their own drift, the rest their family's."""
+    def ok(r: dict) -> bool:
+        return r.get("status") == "ok" and r.get("role") is None and str(r.get("device")) == "cpu"
+
+    def cost(r: dict) -> float:
+        params = r.get("params") if isinstance(r.get("params"), dict) else {}
+        return float(params.get("measure_s") or 1.0)
     chosen: list[dict] = []
-    for family in KEY_FAMILIES:
-        ok = [r for r in records if r.get("op") in family and r.get("status") == "ok" and r.get("role") is None
-              and str(r.get("device")) == "cpu" and r.get("variant") is None]
-        ok.sort(key=lambda r: ((r.get("stats") or {}).get("median_s") or float("inf")))
-        if ok:
-            fresh = [r for r in ok if r.get("framework") not in {c.get("framework") for c in chosen}]
-            chosen.append((fresh or ok)[0])
-    return chosen[:MAX_REPEATS]
+    for ops in KEY_FAMILIES:
+        candidates = [r for r in records if r.get("op") in ops and ok(r) and r.get("variant") is None]
+        candidates.sort(key=lambda r: ((r.get("stats") or {}).get("median_s") or float("inf")))
+        if candidates:
+            fresh = [r for r in candidates if r.get("framework") not in {c.get("framework") for c in chosen}]
+            chosen.append((fresh or candidates)[0])
+    chosen = chosen[:MAX_REPEATS]
+    spent = sum(cost(r) for r in chosen)
+    for record in sorted((r for r in records if ok(r) and r not in chosen), key=cost):
+        if spent + cost(record) > budget_s:
+            break
+        chosen.append(record)
+        spent += cost(record)
+    return chosen
 
 
 def measure_repeats(target, records: list[dict]) -> list[dict]:
@@ -119,10 +134,14 @@ def summarize(reference_start: dict | None, reference_end: dict | None, repeats:
             "drift_by_family": by_family or None}
 
 
-def drift_for(noise: dict | None, op: str | None) -> float | None:
-    """The drift that applies to a benchmark of this operation: its family's, else the run's largest."""
+def drift_for(noise: dict | None, op: str | None, bench_id: str | None = None) -> float | None:
+    """The drift that applies to a benchmark: its own when it was measured again, else its family's,
+    else the run's largest."""
     if not isinstance(noise, dict):
         return None
+    own = next((r["ratio"] for r in noise.get("repeats") or [] if r.get("id") == bench_id and r.get("ratio")), None)
+    if own is not None:
+        return round(max(own, 1 / own) - 1, 4)
     fam = family(op)
     by_family = noise.get("drift_by_family") or {}
     return by_family.get(fam) if fam in by_family else noise.get("drift")

@@ -55,7 +55,8 @@ def compare_runs(runs: list[Run]) -> dict:
         together = interleaved(runs[0], runs[i])
         basis = ("remeasured" if together and remeasured(runs[0]) else "interleaved") if together else "apart"
         threshold = apart_threshold(runs[0], runs[i], names) if measured and not together else None
-        per_op = (lambda op, a=runs[0], b=runs[i], n=names: apart_threshold(a, b, n, op)) if threshold else None
+        per_op = (lambda op, bench_id, a=runs[0], b=runs[i], n=names: apart_threshold(a, b, n, op, bench_id)) \
+            if threshold else None
         benchmarks = compare_benchmarks(runs[0], runs[i], names, basis=basis, threshold=per_op)
         attribute(benchmarks, env_diff, runs[0], runs[i], 0, i)
         if threshold:

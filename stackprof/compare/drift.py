@@ -13,10 +13,11 @@ from __future__ import annotations
 from stackprof import judge, noise
 
 
-def apart_threshold(run_a, run_b, names: tuple[str, str] = ("A", "B"), op: str | None = None) -> dict:
-    """The threshold for one kind of operation (its family's drift: compute or memory), or, without
-    `op`, the largest over every family (the pair's summary)."""
-    drift_a, drift_b = (noise.drift_for(run.noise, op) if op else (run.noise or {}).get("drift")
+def apart_threshold(run_a, run_b, names: tuple[str, str] = ("A", "B"), op: str | None = None,
+                    bench_id: str | None = None) -> dict:
+    """The threshold for one benchmark (its own drift when both runs measured it again, else its
+    family's), or, without `op`, the largest over everything (the pair's summary)."""
+    drift_a, drift_b = (noise.drift_for(run.noise, op, bench_id) if op else (run.noise or {}).get("drift")
                         for run in (run_a, run_b))
     machine = noise.machine_change(run_a.noise, run_b.noise, op)
     parts = {f"drift within {names[0]}": drift_a, f"drift within {names[1]}": drift_b,

@@ -49,7 +49,7 @@ def compare_benchmarks(run_a, run_b, names: tuple[str, str] = ("A", "B"), basis:
     out = []
     for i in ids:
         ref = by_a.get(i) or by_b.get(i) or {}
-        limit = threshold(ref.get("op")) if threshold else None
+        limit = threshold(ref.get("op"), i) if threshold else None
         entry = compare_records(by_a.get(i), by_b.get(i), names, min_effect=(limit or {}).get("value") or MIN_EFFECT)
         entry["basis"] = basis
         if basis == "apart" and limit:

@@ -9,7 +9,8 @@ Two measurements, both cheap:
   (stackprof's own, never the environment being diagnosed) at the start and at the end of the benchmark
   stage: it calibrates the machine, not the stack, so two runs compared later can tell "the machine
   was slower that day" from "this environment is slower".
-``drift`` = the largest |ratio − 1| of the repeats and of the reference between start and end.
+``drift`` = the largest change (max(ratio, 1/ratio) − 1) of the repeats and of the reference between start
+and end; ``drift_by_family`` the same per kind of work.
 """
 from __future__ import annotations
 
@@ -121,11 +122,11 @@ def summarize(reference_start: dict | None, reference_end: dict | None, repeats:
     ratios = [r["ratio"] for r in repeats if r.get("ratio")]
     reference_ratios = {k: round(reference_end[k] / reference_start[k], 4) for k in reference_start or {}
                         if reference_end and reference_end.get(k) and reference_start.get(k)}
-    spread = [abs(r - 1) for r in ratios + list(reference_ratios.values())]
+    spread = [symmetric(r) for r in ratios + list(reference_ratios.values())]
     by_family: dict[str, float] = {}
     for name in FAMILY_OPS:
-        values = [abs(r["ratio"] - 1) for r in repeats if r.get("ratio") and r.get("family") == name]
-        values += [abs(v - 1) for k, v in reference_ratios.items() if REFERENCE_FAMILY.get(k) == name]
+        values = [symmetric(r["ratio"]) for r in repeats if r.get("ratio") and r.get("family") == name]
+        values += [symmetric(v) for k, v in reference_ratios.items() if REFERENCE_FAMILY.get(k) == name]
         if values:
             by_family[name] = round(max(values), 4)
     return {"method": METHOD, "reference": {"start": reference_start, "end": reference_end,
@@ -134,14 +135,17 @@ def summarize(reference_start: dict | None, reference_end: dict | None, repeats:
             "drift_by_family": by_family or None}
 
 
+def symmetric(ratio: float) -> float:
+    """How far a time ratio is from no change, the same either way: 1.25 and 0.8 are both 25%."""
+    return max(ratio, 1 / ratio) - 1
+
+
 def drift_for(noise: dict | None, op: str | None, bench_id: str | None = None) -> float | None:
-    """The drift that applies to a benchmark: its own when it was measured again, else its family's,
-    else the run's largest."""
+    """The drift that applies to a benchmark: the largest its family showed (one repeat of one case is
+    too small a sample to stand alone: the family pools every case of its kind measured again), else
+    the run's largest."""
     if not isinstance(noise, dict):
         return None
-    own = next((r["ratio"] for r in noise.get("repeats") or [] if r.get("id") == bench_id and r.get("ratio")), None)
-    if own is not None:
-        return round(max(own, 1 / own) - 1, 4)
     fam = family(op)
     by_family = noise.get("drift_by_family") or {}
     return by_family.get(fam) if fam in by_family else noise.get("drift")

@@ -72,11 +72,3 @@ def test_each_kind_of_operation_is_held_to_its_own_drift():
     assert gemm["verdict"] == "slower" and gemm["threshold"] == 0.0506       # GEMM drifted 3% and 2%: −11% is real
     assert triad["verdict"] == "within_drift" and triad["threshold"] == 0.625   # memory drifted 30% and 25%
 
-
-def test_a_benchmark_measured_again_is_held_to_its_own_drift():
-    a, b = run(0.0100, 0.40, 1), run(0.0112, 0.40, 2)            # the runs' largest drift: 40%
-    rid = a.benchmarks[0]["id"]
-    for r, ratio in ((a, 1.02), (b, 0.99)):
-        r.noise = dict(r.noise, repeats=[{"id": rid, "family": "compute", "ratio": ratio}])
-    entry = verdict(compare_runs([a, b]))
-    assert entry["verdict"] == "slower" and entry["threshold"] == 0.05   # its own drift: 2% and 1%

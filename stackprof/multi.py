@@ -29,7 +29,10 @@ from stackprof.errors import StackprofError
 from stackprof.target import Target, Task
 
 Echo = Callable[[str], None]
-ROUNDS = 2
+# Three rounds (A B, B A, A B … per task): on a VM whose memory bandwidth and scheduling swing by 30%
+# for seconds at a time, two rounds that happen to fall the same way called 8 of 75 unchanged cases
+# faster/slower; with three every round must agree (benchmarks/compare_stability.py: 0 of 60).
+ROUNDS = 3
 
 
 def run_many(targets: list[Target], labels: list[str], options: dict, outdir: str | Path,

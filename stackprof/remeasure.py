@@ -73,7 +73,7 @@ def common_tasks(runs: list[Run]) -> list[list[Task]]:
 def remeasure(runs: list[Run], echo=None) -> list[Run]:
     """Fresh Runs: each original's facts with its common benchmarks measured again, interleaved."""
     from stackprof import bench
-    from stackprof.multi import measure_interleaved, merge_rounds
+    from stackprof.multi import ROUNDS, measure_interleaved, merge_rounds
     from stackprof.compare.text import side_letter
 
     echo = echo or (lambda message: None)
@@ -82,7 +82,7 @@ def remeasure(runs: list[Run], echo=None) -> list[Run]:
     plans = common_tasks(runs)
     if not plans[0]:
         raise StackprofError("the runs share no benchmark that ran ok in both: nothing to re-measure")
-    together = {"id": uuid.uuid4().hex, "labels": [r.label for r in runs], "rounds": 2}
+    together = {"id": uuid.uuid4().hex, "labels": [r.label for r in runs], "rounds": ROUNDS}
     fresh = [Run(label=run.label, environment=run.environment, target=run.target,
                  options={**(run.options or {}), "interleaved": together, "remeasured_from": run.run_id,
                           "restored_env": {k: v for k, v in env.items()}, "restore_notes": list(note)})

@@ -6,9 +6,10 @@ event) and again when the case's record arrives, and attaches the difference to 
 - the CPU quota of the agent's cgroup and its throttling counters (cgroup v1 `cpu.stat`
   nr_periods / nr_throttled / throttled_time, v2 nr_periods / nr_throttled / throttled_usec);
 - steal and iowait as shares of all CPU time (/proc/stat);
-- the agent's threads' CPU time and run-queue wait (/proc/<pid>/task/*/schedstat). Under a CPU quota
-  the kernel counts a throttled thread as waiting, so the wait that throttling explains (throttled
-  time × the threads that were busy) is separated from the wait caused by other work: `contention`;
+- the CPU time of the agent and its descendants (/proc/<pid>/task/*/schedstat) and the machine's busy
+  time (/proc/stat): what other processes used while the case ran, as a share of the machine's CPUs,
+  is `contention`. Run-queue waits are recorded too, but they cannot tell other work from the agent's own
+  threads queueing behind each other (a pool larger than the CPUs) or from a CPU quota's throttling;
 - for GPU cases, NVML samples taken while the case runs (gpu_sampler.py).
 
 `flags` names what makes a result suspect: "throttled" (the environment's own quota took time: part
@@ -25,7 +26,6 @@ from stackprof.paths import import_probe
 
 STOLEN_LIMIT = 0.05        # steal above 5% of CPU time marks a case "stolen"
 CONTENDED_LIMIT = 0.10     # the judge's contention limit (judge.CONTENTION_LIMIT): same threshold
-BUSY_SHARE = 0.10          # a thread that ran this share of the interval counts as busy
 
 
 @dataclass(frozen=True)
@@ -33,11 +33,20 @@ class Snapshot:
     at: float
     cgroup: dict | None              # {"quota_cores", "period_s", "nr_periods", "nr_throttled", "throttled_s"}
     cpu_times: tuple | None          # /proc/stat "cpu" line: user nice system idle iowait irq softirq steal
-    threads: dict | None             # tid -> (ns on a CPU, ns runnable waiting)
+    threads: dict | None             # (pid, tid) -> (ns on a CPU, ns runnable waiting): the agent and descendants
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def snapshot(pid: int | None) -> Snapshot:
-    return Snapshot(time.monotonic(), _cgroup(pid), _proc_stat(), _schedstat(pid))
+    threads = None
+    if pid:
+        threads = {}
+        for member in [pid] + _descendants(pid):
+            for tid, times in (_schedstat(member) or {}).items():
+                threads[(member, tid)] = times
+    return Snapshot(time.monotonic(), _cgroup(pid), _proc_stat(), threads)
 
 
 def delta(before: Snapshot, after: Snapshot) -> dict:
@@ -54,26 +63,27 @@ def delta(before: Snapshot, after: Snapshot) -> dict:
             cpu["throttled_periods"] = max(0, (a.get("nr_throttled") or 0) - (b.get("nr_throttled") or 0))
             throttled_s = max(0.0, (a.get("throttled_s") or 0.0) - (b.get("throttled_s") or 0.0))
             cpu["throttled_s"] = round(throttled_s, 4)
+    busy_s = None
     if before.cpu_times and after.cpu_times and len(before.cpu_times) >= 8:
         d = [max(0, x - y) for x, y in zip(after.cpu_times, before.cpu_times)]
         total = sum(d[:8])
         if total > 0:
             cpu["steal_share"] = round(d[7] / total, 4)
             cpu["iowait_share"] = round(d[4] / total, 4)
+            busy_s = (d[0] + d[1] + d[2] + d[5] + d[6]) / CLOCK_TICKS     # user nice system irq softirq
     if before.threads is not None and after.threads is not None:
         ran = waited = 0
-        busy = 0
-        for tid, (run_ns, wait_ns) in after.threads.items():
-            run0, wait0 = before.threads.get(tid, (0, 0))
-            dr, dw = max(run_ns - run0, 0), max(wait_ns - wait0, 0)
-            ran, waited = ran + dr, waited + dw
-            busy += (dr + dw) / 1e9 >= BUSY_SHARE * wall
+        for key, (run_ns, wait_ns) in after.threads.items():
+            run0, wait0 = before.threads.get(key, (0, 0))
+            ran, waited = ran + max(run_ns - run0, 0), waited + max(wait_ns - wait0, 0)
         if ran + waited > 0:
-            explained = min(waited, throttled_s * 1e9 * max(busy, 1)) if throttled_s else 0
             cpu["run_s"] = round(ran / 1e9, 4)
             cpu["wait_s"] = round(waited / 1e9, 4)
             cpu["wait_share"] = round(waited / (ran + waited), 4)
-            cpu["contention"] = round(max(0, waited - explained) / (ran + waited), 4)
+        if busy_s is not None:
+            others = max(0.0, busy_s - ran / 1e9)
+            cpu["others_s"] = round(others, 4)
+            cpu["contention"] = round(min(1.0, others / (_cpus() * wall)), 4)
     if cpu:
         out["cpu"] = cpu
     out["flags"] = flags(out)
@@ -96,7 +106,7 @@ def flags(state: dict) -> list[str]:
 
 
 def contention(state: dict | None) -> float | None:
-    """What the judge reads: waiting caused by other work plus steal, as a share (None: unknown)."""
+    """What the judge reads: the machine's CPU share other work used plus steal (None: unknown)."""
     cpu = (state or {}).get("cpu") or {}
     parts = [cpu.get("contention"), cpu.get("steal_share")]
     known = [p for p in parts if isinstance(p, (int, float))]
@@ -115,6 +125,32 @@ def _cgroup(pid: int | None) -> dict | None:
     return {"quota_cores": limits.get("cpu_quota_cores"), "period_s": limits.get("cpu_period_s"),
             "nr_periods": throttling.get("nr_periods"), "nr_throttled": throttling.get("nr_throttled"),
             "throttled_s": throttling.get("throttled_s")}
+
+
+def _cpus() -> int:
+    return os.cpu_count() or 1
+
+
+def _descendants(pid: int) -> list[int]:
+    """Processes started by the agent (inductor workers, torchrun ranks): their CPU time is the case's."""
+    children: dict[int, list[int]] = {}
+    try:
+        names = [n for n in os.listdir("/proc") if n.isdigit()]
+    except OSError:
+        return []
+    for name in names:
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(name))
+        except (OSError, IndexError, ValueError):
+            continue
+    out, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        out.append(child)
+        todo.extend(children.get(child, []))
+    return out
 
 
 def _proc_stat() -> tuple | None:

@@ -40,6 +40,9 @@ def test_aten_capability_moves_aten_kernels_not_gemm():
     run = Run(benchmarks=RECORDS)
     exp = with_affected_benchmarks(finding("C8", ["t-gemm-1024", "t-softmax", "t-sum"]), run)["experiment"]
     assert exp["benchmarks"] == ["t-softmax"] and "not GEMM" in exp["affects"]     # a sum runs at memory speed
+    cheap_exp = with_affected_benchmarks(finding("C8", ["t-sum", "t-softmax"]), Run(benchmarks=RECORDS + [
+        rec("t-exp", "exp", "torch", median=1e-3)]))["experiment"]
+    assert cheap_exp["benchmarks"] == ["t-softmax"]          # softmax shows the cap best, even when exp is cheaper
 
 
 def test_a_thread_cap_needs_a_kernel_large_enough_and_on_a_thread_pool():

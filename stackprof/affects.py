@@ -65,7 +65,9 @@ def _not_fp32_gemm(record: dict) -> bool:
     return not (record.get("op") == "gemm" and record.get("dtype") in ("fp32", "fp64"))
 
 
-THREADS = Affects("every kernel that runs on a thread pool", threaded_only=True, size_matters=True)
+# A thread count moves compute-bound kernels the most (a memory-bound one saturates with fewer threads).
+THREADS = Affects("every kernel that runs on a thread pool", threaded_only=True, size_matters=True,
+                  prefer=("gemm", "conv2d", "sdpa", "softmax", "layer_norm", "exp"))
 OPENBLAS = Affects("GEMM through OpenBLAS", GEMM)
 
 AFFECTS: dict[str, Affects] = {

@@ -15,7 +15,8 @@ variable can be A/B-tested, 0 false findings.
 Recipe keys: description, packages | system_python (+ apt), env ({NAME = value}; "@4xCPUS" = four times
 os.cpu_count()), cpu_quota (cores), expect (cause ids that must be found), prove (ids that must be
 confirmed by experiment), healthy (true: no defect may be reported), requires_flags (/proc/cpuinfo),
-min_cpus.
+min_cpus, prove_vendor (prove only on that CPU vendor: oneMKL's caps mean nothing where MKL runs its
+generic path).
 """
 from __future__ import annotations
 
@@ -46,6 +47,14 @@ def cpu_flags() -> set[str]:
         if line.startswith(("flags", "Features")):
             return set(line.split(":", 1)[1].split())
     return set()
+
+
+def cpu_vendor() -> str | None:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("vendor_id")), None)
 
 
 def skip_reason(recipe: dict, flags: set[str]) -> str | None:
@@ -159,6 +168,8 @@ def main() -> None:
             totals["run"] += 1
             by_id = {f["id"]: f for f in result["findings"]}
             expect, prove = recipe.get("expect", []), recipe.get("prove", [])
+            if recipe.get("prove_vendor") and recipe["prove_vendor"] != cpu_vendor():
+                prove = []              # the cause is real only on that vendor's CPUs: the verdict is the answer
             found = [c for c in expect if c in by_id]
             proven = [c for c in prove if (by_id.get(c, {}).get("verification") or {}).get("status") == "confirmed"]
             false = result["alarms"] if recipe.get("healthy") else []

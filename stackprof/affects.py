@@ -75,8 +75,8 @@ AFFECTS: dict[str, Affects] = {
     "A2": THREADS, "A3": THREADS, "A4": THREADS, "A9": THREADS,
     "A5": OPENBLAS, "A6": OPENBLAS,
     "A7": Affects("GEMM through oneMKL", GEMM),
-    "A8": Affects("kernels of the capped library: oneMKL GEMM, oneDNN GEMM, convolution and attention",
-                  GEMM | CONV | ATTENTION),
+    "A8": Affects("kernels of the capped library: oneMKL's fp32/fp64 GEMM; oneDNN's bf16/fp16/int8 GEMM, "
+                  "convolution and attention", GEMM | CONV | ATTENTION, prefer=("gemm", "conv2d", "sdpa")),
     "A10": Affects("threaded oneMKL GEMM", GEMM, size_matters=True),
     "B1": THREADS, "B2": THREADS, "B3": THREADS, "B4": THREADS,
     "B5": Affects("memory-bound kernels", STREAM | ELEMENTWISE, device="any", size_matters=True),

@@ -363,6 +363,13 @@ def apply_verdict(finding: dict, verdict: dict) -> dict:
     severity on the one scale (severity.py); no effect or the opposite effect demotes it to info."""
     out = {**finding, "verification": dict(verdict)}
     status, ratio = verdict.get("status"), verdict.get("ratio")
+    if status == "inconclusive" and verdict.get("pair"):
+        # The gap was itself one measurement at two moments; measured alternately it did not hold up:
+        # a question, not a defect, until a quieter measurement decides.
+        out.update(severity="info", title=f"{finding.get('title')} — not borne out when measured alternately "
+                                          f"({ratio:.2f}×, too noisy to decide)" if ratio else finding.get("title"))
+        out["verification"]["severity_before"] = finding.get("severity")
+        return out
     if status not in ("confirmed", "no_effect", "worse"):
         return out                      # failed / skipped / inconclusive: the finding stays as suspected
     estimate = finding.get("impact") if isinstance(finding.get("impact"), dict) else {}

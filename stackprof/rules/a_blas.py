@@ -266,6 +266,21 @@ def isa_shortfalls(facts: Facts) -> tuple[list[dict], list[dict]]:
     return caps, low
 
 
+def _cap_candidates(facts: Facts, caps: list[dict]) -> list[dict]:
+    """The benchmarks each capped library runs: oneDNN — bf16/fp16/int8 GEMM, convolution, attention
+    (torch's fp32 GEMM goes through oneMKL, not oneDNN); oneMKL — fp32/fp64 GEMM of the frameworks on MKL."""
+    out = []
+    onednn = {c["dtype"] for c in caps if c["library"] == "oneDNN"}
+    if onednn:
+        out += [r for r in facts.benchmarks(framework={"torch", "tensorflow"}, device="cpu")
+                if (r.get("op") == "gemm" and r.get("dtype") in onednn - {"fp32"}) or r.get("op") in ("conv2d", "sdpa")]
+    if any(c["library"] == "oneMKL" for c in caps):
+        users = ({"torch"} if facts.torch_setting("BLAS_INFO") == "mkl" else set()) | \
+                ({"numpy", "scipy"} if facts.native_libs(internal_api="mkl") else set())
+        out += [r for r in facts.benchmarks(op="gemm", framework=users, device="cpu") if r.get("dtype") in ("fp32", "fp64")]
+    return out
+
+
 @rule("A8", "a library's kernels below the best ISA this CPU offers for the dtype")
 def a8_isa_capped(facts: Facts):
     caps, low = isa_shortfalls(facts)
@@ -281,11 +296,7 @@ def a8_isa_capped(facts: Facts):
     parts = [f"{c['library']} {c['dtype']} capped at {c['allowed']} by {c['source']} (best here: {c['best']})" for c in caps]
     parts += [f"{x['library']} {x['dtype']} ran {x['ran']} (best here: {x['best']})" for x in low]
     capped_vars = sorted({c["source"] for c in caps})
-    dtypes = {c["dtype"] for c in caps}
-    users = {"torch", "tensorflow"} | ({"numpy", "scipy"} if facts.native_libs(internal_api="mkl") else set())
-    candidates = [r for r in facts.benchmarks(framework=users, device="cpu")
-                  if r.get("dtype") in dtypes or r.get("op") == "conv2d"
-                  or ("fp32/fp64" in dtypes and r.get("op") == "gemm" and r.get("dtype") in ("fp32", "fp64"))]
+    candidates = _cap_candidates(facts, caps)
     impact = estimated("MKL FFT 27.5 s with MKL_ENABLE_INSTRUCTIONS=AVX2 vs 16.9 s with AVX-512 (~1.6×)",
                        "easybuilders/easybuild-easyblocks#1416", 1.6)
     why = ("" if capped_vars else " — no environment variable caps it: "

@@ -109,3 +109,12 @@ def test_skipped_verdict_keeps_the_finding_as_suspected():
     finding = apply_verdict(_finding(), {"status": "skipped", "note": "over the verification budget"})
     assert finding["status"] == "suspected" and finding["severity"] == "high"
     assert finding["verification"]["status"] == "skipped"
+
+
+def test_a_pair_that_does_not_hold_up_alternately_is_a_question_not_a_defect():
+    finding = dict(_finding("medium"), experiment={"env": {}, "pair": ["a", "b"], "benchmarks": ["a", "b"]})
+    result = judge(RECORD, [samples(1e-3, spread=0.3, seed=1)] * 2, [samples(1e-3, spread=0.3, seed=2)] * 2)
+    verdict = dict(combine([result]), benchmarks=[result], pair=["a", "b"])
+    assert verdict["status"] == "inconclusive"
+    out = apply_verdict(finding, verdict)
+    assert out["severity"] == "info" and "not borne out" in out["title"] and out["status"] == "suspected"

@@ -55,6 +55,7 @@ class Planned:
     value: tuple = ()
     run: bool = True
     skip_note: str = ""
+    left_s: float = 0.0             # verification budget left when this experiment starts
 
 
 def experiment_key(exp: dict) -> str:
@@ -81,6 +82,7 @@ def verify(target: Target, run: Run, budget_s: float, progress=None, rounds: int
             if progress:
                 progress(f"verify {', '.join(p.findings)}: {p.experiment.get('description') or p.experiment.get('env')}"
                          f" ({rounds} rounds, ~{p.cost_s:.0f} s)")
+            p.left_s = budget_s - (time.monotonic() - started)      # extra rounds may use what is left
             verdicts[p.key] = _measure(sides, run, p, rounds, progress)
     run.findings = rank([apply_verdict(f, verdicts[experiment_key(f["experiment"])])
                          if _has_experiment(f) and experiment_key(f["experiment"]) in verdicts
@@ -252,7 +254,7 @@ def _measure(sides: _Sides, run: Run, p: Planned, rounds: int, progress) -> dict
             results = [judge_record(r, before[r["id"]], after[r["id"]], waits[r["id"]]) for r in records]
             spent = time.monotonic() - t0
             if done >= rounds + EXTRA_ROUNDS or not any(x["status"] == "inconclusive" for x in results) \
-                    or spent / done * EXTRA_ROUNDS > max(p.cost_s, 1.0) * 1.5:
+                    or spent / done * EXTRA_ROUNDS > max(p.left_s - spent, p.cost_s * 2, 1.0):
                 break
             if progress:
                 progress(f"verify {', '.join(p.findings)}: too unclear to decide, {EXTRA_ROUNDS} more rounds")

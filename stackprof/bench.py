@@ -158,7 +158,8 @@ class _CaseWatch:
 
     def attach(self, record: dict) -> dict:
         state = self.states.pop(str(record.get("id")), None)
-        return {**record, "state": state} if state is not None else record
+        measured = record.get("status") == "ok"       # a skipped or failed case measured nothing
+        return {**record, "state": state} if state is not None and measured else record
 
     def close(self) -> None:
         self._close_sampler()

@@ -26,6 +26,7 @@ from stackprof.paths import import_probe
 
 STOLEN_LIMIT = 0.05        # steal above 5% of CPU time marks a case "stolen"
 CONTENDED_LIMIT = 0.10     # the judge's contention limit (judge.CONTENTION_LIMIT): same threshold
+MIN_WALL_S = 0.1           # shorter cases: the machine's busy time (10 ms ticks) is too coarse to say
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def delta(before: Snapshot, after: Snapshot) -> dict:
             cpu["run_s"] = round(ran / 1e9, 4)
             cpu["wait_s"] = round(waited / 1e9, 4)
             cpu["wait_share"] = round(waited / (ran + waited), 4)
-        if busy_s is not None:
+        if busy_s is not None and wall >= MIN_WALL_S:      # /proc/stat counts in 10 ms ticks
             others = max(0.0, busy_s - ran / 1e9)
             cpu["others_s"] = round(others, 4)
             cpu["contention"] = round(min(1.0, others / (_cpus() * wall)), 4)

@@ -21,17 +21,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _venvs import default_python  # noqa: E402
 from statistics import median
 
 GOAL_RATIO = 1.2
-
-
-def default_python() -> str:
-    cache = Path(os.environ.get("STACKPROF_TEST_VENVS", Path.home() / ".cache" / "stackprof-test-venvs"))
-    for venv in sorted(cache.glob("torch-*")):
-        if (venv / ".stackprof-complete").exists():
-            return str(venv / "bin" / "python")
-    return sys.executable
 
 
 def phases(out: Path) -> dict[int, dict[str, float]]:

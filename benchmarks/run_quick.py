@@ -19,18 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _venvs import default_python  # noqa: E402
+
 GOAL_WALL_S = 30.0
 GOAL_HTML_BYTES = 2 * 1024 * 1024
 GOAL_MD_CHARS = 65_536
-
-
-def default_python() -> str:
-    """The test suite's torch+numpy venv when it exists (the realistic case), else this interpreter."""
-    cache = Path(os.environ.get("STACKPROF_TEST_VENVS", Path.home() / ".cache" / "stackprof-test-venvs"))
-    for venv in sorted(cache.glob("torch-*")):
-        if (venv / ".stackprof-complete").exists():
-            return str(venv / "bin" / "python")
-    return sys.executable
 
 
 def one_run(python: str, out: Path, cold_cache: Path | None = None) -> dict:

@@ -15,8 +15,8 @@ statistic, one interval, one test, one minimum effect and one no-effect band:
 - unclear: anything else, with the reason (noisy, not significant, too few samples, rounds disagree,
   contended).
 - Rounds in which other work held the CPUs are left out (``contention``: per round, the share of the
-  measuring threads' time spent waiting for a CPU that the environment's own CPU quota does not
-  explain, plus time stolen by the hypervisor; machine_state.py measures it). Throttling by the
+  machine's CPU time other processes used while the case ran, plus time stolen by the hypervisor;
+  machine_state.py measures it). Throttling by the
   environment's own quota is part of what is measured, not noise. With fewer than MIN_CLEAN_ROUNDS
   clean rounds left, no faster/slower is called.
 """
@@ -139,8 +139,8 @@ def method() -> dict:
                  f"Mann-Whitney U p < {ALPHA}, a {CONFIDENCE:.0%} bootstrap interval that excludes no change, and "
                  f"every interleaved round showing the change on its own; same: the whole interval within "
                  f"±{NO_EFFECT_BAND:.0%}; otherwise unclear (noisy, not significant, rounds disagree). Rounds in "
-                 f"which other work kept the measuring threads waiting for a CPU more than {CONTENTION_LIMIT:.0%} "
-                 "of the time (beyond what the environment's own CPU quota explains) are left out."),
+                 f"which other processes used more than {CONTENTION_LIMIT:.0%} of the machine's CPU time (or the "
+                 "hypervisor stole it) are left out; the environment's own quota throttling is part of the result."),
     }
 
 

@@ -22,10 +22,10 @@ import os
 import time
 from dataclasses import dataclass
 
+from stackprof.judge import CONTENTION_LIMIT
 from stackprof.paths import import_probe
 
 STOLEN_LIMIT = 0.05        # steal above 5% of CPU time marks a case "stolen"
-CONTENDED_LIMIT = 0.10     # the judge's contention limit (judge.CONTENTION_LIMIT): same threshold
 MIN_WALL_S = 0.1           # shorter cases: the machine's busy time (10 ms ticks) is too coarse to say
 
 
@@ -98,7 +98,7 @@ def flags(state: dict) -> list[str]:
         found.append("throttled")
     if (cpu.get("steal_share") or 0) > STOLEN_LIMIT:
         found.append("stolen")
-    if (cpu.get("contention") or 0) > CONTENDED_LIMIT:
+    if (cpu.get("contention") or 0) > CONTENTION_LIMIT:    # the judge leaves such rounds out
         found.append("contended")
     gpu = state.get("gpu") or []
     if any(s.get("throttle_reasons") for s in gpu if isinstance(s, dict)):

@@ -85,7 +85,7 @@ class Measurement:
     role: str | None = None           # None: a stable case; "search": a shape found by searching (not a stable id)
     state: Mapping | None = None      # machine state while it ran (machine_state.py)
     round_sizes: tuple | None = None  # samples per interleaved round (multi.py)
-    cpu_wait: tuple | None = None     # per round, share of thread time waiting for a CPU
+    cpu_wait: tuple | None = None     # per round, the CPU share other work took (machine_state.contention)
 
     @classmethod
     def from_record(cls, record: Mapping) -> "Measurement":

@@ -212,8 +212,8 @@ def _round_task(task: Task, rounds: int) -> Task:
 
 def merge_rounds(records: list[dict]) -> list[dict]:
     """One record per benchmark id from its rounds: the samples of the rounds that ran ok, in order,
-    with ``round_sizes`` (samples per round), ``cpu_wait`` (per round, the waiting for a CPU that other
-    work caused: machine_state.contention) and ``round_states`` (each round's machine state); a
+    with ``round_sizes`` (samples per round), ``cpu_wait`` (per round, the CPU share that other
+    work took: machine_state.contention) and ``state`` (each round's machine state under ``rounds``); a
     benchmark no round measured keeps its first record. New records: the inputs are not changed."""
     from stackprof.machine_state import contention
 

@@ -1,6 +1,6 @@
 """Rounds of interleaved runs (stackprof/multi.py): each benchmark record holds ``round_sizes`` (samples
-per round, in order) and ``cpu_wait`` (per round, the share of the measuring threads' time spent waiting for a CPU because of other work:
-machine_state.contention). Round i of A and round i of B were measured back to back; the judge leaves
+per round, in order) and ``cpu_wait`` (per round, the share of the machine's CPU time that other processes used or the
+hypervisor stole: machine_state.contention). Round i of A and round i of B were measured back to back; the judge leaves
 contended rounds out."""
 from __future__ import annotations
 

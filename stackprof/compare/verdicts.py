@@ -33,8 +33,8 @@ def method_text() -> dict:
             "ratio": "value in B / value in A, in the benchmark's unit",
             "words": "faster / slower / same as the judge says; the judge's unclear is reported as noisy",
             "rounds": "runs measured interleaved in rounds: every round must show the change on its own",
-            "contention": (f"a round in which other work kept either side's measuring threads waiting for a CPU "
-                           f"more than {judged['contention_limit']:.0%} of the time is left out; with fewer than "
+            "contention": (f"a round in which other processes used (or the hypervisor stole) more than "
+                           f"{judged['contention_limit']:.0%} of the machine's CPU time is left out; with fewer than "
                            f"{judged['min_clean_rounds']} rounds left a change is noisy, not faster/slower")}
 
 

@@ -33,8 +33,9 @@ def target_of(run: Run, name: str) -> Target:
     return Target(path)
 
 
-def recorded_env(run: Run) -> tuple[dict, list[str]]:
-    """(overrides for the agent: value or None = unset, notes on what could not be restored)."""
+def recorded_env(run: Run) -> tuple[dict, dict, list[str]]:
+    """(overrides for the agent: value or None = unset; the same as the Run recorded them, redacted, for
+    documents; notes on what could not be restored)."""
     env_vars = import_probe("facts.env_vars")
     recorded = ((run.environment or {}).get("env_vars") or {}).get("vars") or {}
     overrides: dict = {}
@@ -51,7 +52,8 @@ def recorded_env(run: Run) -> tuple[dict, list[str]]:
             overrides.pop(name, None)
             continue
         overrides[name] = text
-    return overrides, notes
+    shown = {name: None if value is None else recorded[name] for name, value in overrides.items()}
+    return overrides, shown, notes
 
 
 def common_tasks(runs: list[Run]) -> list[list[Task]]:
@@ -78,15 +80,15 @@ def remeasure(runs: list[Run], echo=None) -> list[Run]:
 
     echo = echo or (lambda message: None)
     targets = [target_of(run, side_letter(i)) for i, run in enumerate(runs)]
-    envs, notes = zip(*(recorded_env(run) for run in runs))
+    envs, shown, notes = zip(*(recorded_env(run) for run in runs))
     plans = common_tasks(runs)
     if not plans[0]:
         raise StackprofError("the runs share no benchmark that ran ok in both: nothing to re-measure")
     together = {"id": uuid.uuid4().hex, "labels": [r.label for r in runs], "rounds": ROUNDS}
     fresh = [Run(label=run.label, environment=run.environment, target=run.target,
                  options={**(run.options or {}), "interleaved": together, "remeasured_from": run.run_id,
-                          "restored_env": {k: v for k, v in env.items()}, "restore_notes": list(note)})
-             for run, env, note in zip(runs, envs, notes)]
+                          "restored_env": dict(env), "restore_notes": list(note)})     # as recorded: no home path
+             for run, env, note in zip(runs, shown, notes)]
     echo(f"re-measuring {len(plans[0])} common benchmarks of {len(runs)} runs, interleaved")
     measured = measure_interleaved(targets, fresh, plans, echo, envs=list(envs))
     for run, records in zip(fresh, measured):

@@ -264,11 +264,11 @@ def annotate(record, environment: dict, cpu_estimate: dict | None = None) -> dic
 
 def _flag_low_estimate(records: list[dict]) -> list[dict]:
     """One result above the CPU estimate shows an input (clock, cores) is too low for every dtype."""
-    estimated = [r for r in records if (r.get("peak") or {}).get("source", "").startswith("estimate")]
-    over = next((r["id"] for r in estimated if r["peak"].get("exceeded")), None)
+    estimated = {id(r) for r in records if (r.get("peak") or {}).get("source", "").startswith("estimate")}
+    over = next((r["id"] for r in records if id(r) in estimated and r["peak"].get("exceeded")), None)
     out = []
     for record in records:
-        if record in estimated:
+        if id(record) in estimated:
             flag = {"estimate_too_low": over is not None, **({"exceeded_by": over} if over else {})}
             record = {**record, "peak": {**record["peak"], **flag}}
         out.append(record)

@@ -13,7 +13,8 @@ DEFAULT_OUTDIR = "stackprof-report"
 
 
 @click.command("run")
-@click.option("--quick", "mode", flag_value="quick", help="A small benchmark set (about 30 s on 2 cores).")
+@click.option("--quick", "mode", flag_value="quick",
+              help="A small benchmark set: about 15 s on 2 cores, 20-35 s when findings are re-measured; no torch.compile.")
 @click.option("--full", "mode", flag_value="full", help="Every benchmark and shape, more repetitions.")
 @python_option
 @label_option
